@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The local default: an AWS emulator (moto server, with the harness patches)
+# and a real PostgreSQL 15 with wal_level=logical, both on 127.0.0.1.
+#
+#   scripts/localenv.sh up       start both (idempotent), wait until ready
+#   scripts/localenv.sh down     stop both
+#   scripts/localenv.sh reset    wipe the emulator's state (POST /moto-api/reset)
+#   scripts/localenv.sh status   say what runs where
+#
+# Settings (environment): SMARTSTREAM_RUN_DIR (default /tmp/smartstream-local:
+# PostgreSQL refuses to run as root, so its files must be reachable by the
+# postgres user, which a checkout under /root is not), SMARTSTREAM_MOTO_PORT
+# (5055), SMARTSTREAM_PG_PORT (55432). Logs: $SMARTSTREAM_RUN_DIR/logs/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN_DIR=${SMARTSTREAM_RUN_DIR:-/tmp/smartstream-local}
+MOTO_PORT=${SMARTSTREAM_MOTO_PORT:-5055}
+PG_PORT=${SMARTSTREAM_PG_PORT:-55432}
+PG_BIN=${SMARTSTREAM_PG_BIN:-/usr/lib/postgresql/15/bin}
+PYTHON=${SMARTSTREAM_PYTHON:-$ROOT/.venv/bin/python}
+LOG_DIR=$RUN_DIR/logs
+PG_DATA=$RUN_DIR/postgres/data
+PG_SOCK=$RUN_DIR/postgres/sock
+MOTO_PID=$RUN_DIR/moto.pid
+MOTO_URL=http://127.0.0.1:$MOTO_PORT
+
+log() { printf 'localenv: %s\n' "$*"; }
+die() { printf 'localenv: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Run a PostgreSQL binary as a non-root user (initdb/postgres refuse root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+moto_ready() { curl -fsS -o /dev/null "$MOTO_URL/moto-api/" 2>/dev/null; }
+
+moto_up() {
+  if moto_ready; then
+    log "emulator already answering on $MOTO_URL"
+    return
+  fi
+  [ -x "$PYTHON" ] || die "$PYTHON missing: run 'make venv' first"
+  log "starting emulator on $MOTO_URL (log: $LOG_DIR/moto.log)"
+  (cd "$ROOT" && nohup "$PYTHON" -m tests.harness.moto_server -H 127.0.0.1 -p "$MOTO_PORT" \
+      >>"$LOG_DIR/moto.log" 2>&1 & echo $! >"$MOTO_PID")
+  for _ in $(seq 1 100); do
+    moto_ready && { log "emulator ready"; return; }
+    kill -0 "$(cat "$MOTO_PID")" 2>/dev/null || die "emulator exited; see $LOG_DIR/moto.log"
+    sleep 0.2
+  done
+  die "emulator not ready after 20 s; see $LOG_DIR/moto.log"
+}
+
+moto_down() {
+  if [ -f "$MOTO_PID" ] && kill -0 "$(cat "$MOTO_PID")" 2>/dev/null; then
+    kill "$(cat "$MOTO_PID")"
+    for _ in $(seq 1 50); do kill -0 "$(cat "$MOTO_PID")" 2>/dev/null || break; sleep 0.1; done
+    log "emulator stopped"
+  else
+    log "emulator not running (by this harness)"
+  fi
+  rm -f "$MOTO_PID"
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; }
+
+ensure_pg_binaries() {
+  [ -x "$PG_BIN/initdb" ] && return
+  log "PostgreSQL 15 server binaries missing: installing Debian package postgresql-15"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15 >/dev/null
+  [ -x "$PG_BIN/initdb" ] || die "initdb still missing at $PG_BIN after install"
+}
+
+pg_up() {
+  if pg_ready; then
+    log "PostgreSQL already answering on 127.0.0.1:$PG_PORT"
+    return
+  fi
+  ensure_pg_binaries
+  mkdir -p "$PG_SOCK"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$RUN_DIR/postgres"; fi
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    log "initialising PostgreSQL data directory $PG_DATA"
+    # Local socket: peer auth for the OS user that owns the cluster (admin
+    # tasks of the harness). TCP: password auth only, as on RDS.
+    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth-local=peer \
+      --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >>"$LOG_DIR/postgres-init.log" 2>&1 \
+      || die "initdb failed; see $LOG_DIR/postgres-init.log"
+    cat >>"$PG_DATA/postgresql.conf" <<EOF
+# smartstream local default: stands in for RDS with rds.logical_replication=1
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_SOCK'
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+EOF
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $LOG_DIR/postgres.log)"
+  touch "$LOG_DIR/postgres.log"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$LOG_DIR/postgres.log"; fi
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOG_DIR/postgres.log" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start; see $LOG_DIR/postgres.log"
+  pg_ready || die "PostgreSQL not answering on port $PG_PORT"
+  local level
+  level=$(as_pg "$PG_BIN/psql" -h "$PG_SOCK" -p "$PG_PORT" -U postgres -Atc 'show wal_level')
+  [ "$level" = logical ] || die "wal_level is '$level', expected 'logical'"
+  log "PostgreSQL ready (wal_level=$level)"
+}
+
+pg_down() {
+  if [ -f "$PG_DATA/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null && log "PostgreSQL stopped"
+  else
+    log "PostgreSQL not running (by this harness)"
+  fi
+}
+
+cmd=${1:-status}
+case "$cmd" in
+  up)
+    mkdir -p "$LOG_DIR"
+    if [ "$(id -u)" = 0 ]; then chmod 755 "$RUN_DIR"; fi
+    moto_up
+    pg_up
+    ;;
+  down)
+    moto_down
+    pg_down
+    ;;
+  reset)
+    moto_ready || die "emulator not running on $MOTO_URL: run 'make up'"
+    curl -fsS -X POST -o /dev/null "$MOTO_URL/moto-api/reset"
+    log "emulator state wiped"
+    ;;
+  status)
+    if moto_ready; then log "emulator: up at $MOTO_URL"; else log "emulator: down"; fi
+    if pg_ready; then log "PostgreSQL: up at 127.0.0.1:$PG_PORT"; else log "PostgreSQL: down"; fi
+    log "run dir: $RUN_DIR (logs in $LOG_DIR)"
+    ;;
+  *)
+    die "usage: $0 up|down|reset|status"
+    ;;
+esac
