@@ -23,7 +23,9 @@ LOG_DIR=$RUN_DIR/logs
 PG_DATA=$RUN_DIR/postgres/data
 PG_SOCK=$RUN_DIR/postgres/sock
 MOTO_PID=$RUN_DIR/moto.pid
-MOTO_URL=http://127.0.0.1:$MOTO_PORT
+MOTO_URL=https://127.0.0.1:$MOTO_PORT
+TLS_DIR=$RUN_DIR/tls
+CA_BUNDLE=$TLS_DIR/cert.pem
 
 log() { printf 'localenv: %s\n' "$*"; }
 die() { printf 'localenv: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -37,7 +39,21 @@ as_pg() {
   fi
 }
 
-moto_ready() { curl -fsS -o /dev/null "$MOTO_URL/moto-api/" 2>/dev/null; }
+moto_ready() { curl -fsS --cacert "$CA_BUNDLE" -o /dev/null "$MOTO_URL/moto-api/" 2>/dev/null; }
+
+# The emulator speaks HTTPS only: the buckets' policies deny requests without
+# TLS (aws:SecureTransport), and moto evaluates them as AWS does. A
+# self-signed certificate for 127.0.0.1 is made once; clients trust it
+# through AWS_CA_BUNDLE / aws_ca_bundle.
+ensure_tls() {
+  [ -s "$CA_BUNDLE" ] && [ -s "$TLS_DIR/key.pem" ] && return
+  mkdir -p "$TLS_DIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=smartstream-local-emulator" \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext "basicConstraints=critical,CA:TRUE" \
+    -keyout "$TLS_DIR/key.pem" -out "$CA_BUNDLE" >/dev/null 2>&1 || die "openssl could not make the certificate"
+  chmod 600 "$TLS_DIR/key.pem"
+  log "made a self-signed certificate for the emulator: $CA_BUNDLE"
+}
 
 moto_up() {
   if moto_ready; then
@@ -45,9 +61,10 @@ moto_up() {
     return
   fi
   [ -x "$PYTHON" ] || die "$PYTHON missing: run 'make venv' first"
+  ensure_tls
   log "starting emulator on $MOTO_URL (log: $LOG_DIR/moto.log)"
   (cd "$ROOT" && nohup "$PYTHON" -m tests.harness.moto_server -H 127.0.0.1 -p "$MOTO_PORT" \
-      >>"$LOG_DIR/moto.log" 2>&1 & echo $! >"$MOTO_PID")
+      -c "$CA_BUNDLE" -k "$TLS_DIR/key.pem" >>"$LOG_DIR/moto.log" 2>&1 & echo $! >"$MOTO_PID")
   for _ in $(seq 1 100); do
     moto_ready && { log "emulator ready"; return; }
     kill -0 "$(cat "$MOTO_PID")" 2>/dev/null || die "emulator exited; see $LOG_DIR/moto.log"
@@ -57,12 +74,22 @@ moto_up() {
 }
 
 moto_down() {
-  if [ -f "$MOTO_PID" ] && kill -0 "$(cat "$MOTO_PID")" 2>/dev/null; then
-    kill "$(cat "$MOTO_PID")"
-    for _ in $(seq 1 50); do kill -0 "$(cat "$MOTO_PID")" 2>/dev/null || break; sleep 0.1; done
-    log "emulator stopped"
-  else
+  local pids
+  pids=$( { [ -f "$MOTO_PID" ] && cat "$MOTO_PID"; pgrep -f "tests.harness.moto_server -H 127.0.0.1 -p $MOTO_PORT "; } \
+          2>/dev/null | sort -u | xargs -r ps -o pid= -p 2>/dev/null || true)
+  if [ -z "$pids" ]; then
     log "emulator not running (by this harness)"
+  else
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      # shellcheck disable=SC2086
+      kill -0 $pids 2>/dev/null || break
+      sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -9 $pids 2>/dev/null || true
+    log "emulator stopped"
   fi
   rm -f "$MOTO_PID"
 }
@@ -138,11 +165,11 @@ case "$cmd" in
     ;;
   reset)
     moto_ready || die "emulator not running on $MOTO_URL: run 'make up'"
-    curl -fsS -X POST -o /dev/null "$MOTO_URL/moto-api/reset"
+    curl -fsS --cacert "$CA_BUNDLE" -X POST -o /dev/null "$MOTO_URL/moto-api/reset"
     log "emulator state wiped"
     ;;
   status)
-    if moto_ready; then log "emulator: up at $MOTO_URL"; else log "emulator: down"; fi
+    if moto_ready; then log "emulator: up at $MOTO_URL (CA bundle $CA_BUNDLE)"; else log "emulator: down"; fi
     if pg_ready; then log "PostgreSQL: up at 127.0.0.1:$PG_PORT"; else log "PostgreSQL: down"; fi
     log "run dir: $RUN_DIR (logs in $LOG_DIR)"
     ;;

@@ -137,6 +137,74 @@ def rds_parameter_group_not_found() -> None:
     rds_models.RDSBackend.describe_db_parameter_groups = describe_db_parameter_groups
 
 
+# --------------------------------------------------------------------------
+# S3 bucket policies: transport conditions
+# --------------------------------------------------------------------------
+# AWS evaluates a bucket-policy statement only when its Condition matches the
+# request. moto ignores conditions ("Conditions are not taken into account"),
+# so the standard TLS-only statement (Deny s3:* when aws:SecureTransport is
+# false) denies every object request, even one made over TLS. The harness
+# serves the emulator over HTTPS only (TLS 1.2 or newer), so it knows the
+# transport of every request: statements whose transport condition cannot
+# match such a request are dropped before moto evaluates the policy.
+# Statements with other condition keys keep moto's behaviour.
+_TLS_REQUEST_CONTEXT: dict[str, Any] = {"aws:securetransport": True, "s3:tlsversion": 1.2}
+
+
+def _condition_holds(operator: str, actual: Any, expected: Any) -> bool | None:
+    """Whether one condition holds for the TLS request context; None when unknown."""
+    values = expected if isinstance(expected, list) else [expected]
+    op = operator.removesuffix("IfExists")
+    if op == "Bool":
+        return any(str(actual).lower() == str(v).lower() for v in values)
+    numeric = {
+        "NumericEquals": lambda a, b: a == b,
+        "NumericNotEquals": lambda a, b: a != b,
+        "NumericLessThan": lambda a, b: a < b,
+        "NumericLessThanEquals": lambda a, b: a <= b,
+        "NumericGreaterThan": lambda a, b: a > b,
+        "NumericGreaterThanEquals": lambda a, b: a >= b,
+    }
+    if op in numeric:
+        return any(numeric[op](float(actual), float(v)) for v in values)
+    return None
+
+
+def statement_applies_to_tls_request(statement: dict[str, Any]) -> bool:
+    """False when a transport condition of the statement rules out a TLS 1.2+ request."""
+    for operator, clauses in (statement.get("Condition") or {}).items():
+        for key, expected in clauses.items():
+            actual = _TLS_REQUEST_CONTEXT.get(key.lower())
+            if actual is None:
+                continue
+            if _condition_holds(operator, actual, expected) is False:
+                return False
+    return True
+
+
+@_patch
+def s3_bucket_policy_transport_conditions() -> None:
+    """Bucket policies: evaluate aws:SecureTransport and s3:TlsVersion conditions."""
+    import json
+
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy)
+        statements = policy.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        kept = [s for s in statements if statement_applies_to_tls_request(s)]
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**policy, "Statement": kept})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
 _APPLIED: list[str] = []
 
 
