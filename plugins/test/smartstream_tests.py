@@ -57,7 +57,7 @@ def cidrs_disjoint(values) -> bool:
     if not all(ipv4_cidr(v) for v in values):
         return False
     nets = [ipaddress.IPv4Network(v) for v in values]
-    return not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    return not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
 
 
 class TestModule:

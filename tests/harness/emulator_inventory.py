@@ -33,8 +33,9 @@ def emulator_session_kwargs() -> dict[str, str]:
 
 
 def client(service: str, region: str):
-    return boto3.client(service, region_name=region, config=Config(retries={"max_attempts": 2}),
-                        **emulator_session_kwargs())
+    return boto3.client(
+        service, region_name=region, config=Config(retries={"max_attempts": 2}), **emulator_session_kwargs()
+    )
 
 
 def list_resources(region: str) -> dict[str, list[str]]:
@@ -52,21 +53,33 @@ def list_resources(region: str) -> dict[str, list[str]]:
     found = {
         "ec2:vpc": vpc_ids,
         "ec2:subnet": in_vpcs("describe_subnets", "Subnets", "SubnetId"),
-        "ec2:security-group": in_vpcs("describe_security_groups", "SecurityGroups", "GroupId",
-                                      lambda g: g["GroupName"] != "default"),
-        "ec2:route-table": in_vpcs("describe_route_tables", "RouteTables", "RouteTableId",
-                                   lambda t: not any(a.get("Main") for a in t.get("Associations", []))),
-        "ec2:internet-gateway": [g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]
-                                 if any(a["VpcId"] in vpc_ids for a in g.get("Attachments", []))
-                                 or not g.get("Attachments")],
-        "ec2:nat-gateway": [n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]
-                            if n["State"] not in ("deleted",)],
+        "ec2:security-group": in_vpcs(
+            "describe_security_groups", "SecurityGroups", "GroupId", lambda g: g["GroupName"] != "default"
+        ),
+        "ec2:route-table": in_vpcs(
+            "describe_route_tables",
+            "RouteTables",
+            "RouteTableId",
+            lambda t: not any(a.get("Main") for a in t.get("Associations", [])),
+        ),
+        "ec2:internet-gateway": [
+            g["InternetGatewayId"]
+            for g in ec2.describe_internet_gateways()["InternetGateways"]
+            if any(a["VpcId"] in vpc_ids for a in g.get("Attachments", [])) or not g.get("Attachments")
+        ],
+        "ec2:nat-gateway": [
+            n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] not in ("deleted",)
+        ],
         "ec2:elastic-ip": [a.get("AllocationId", a.get("PublicIp")) for a in ec2.describe_addresses()["Addresses"]],
-        "ec2:vpc-endpoint": [e["VpcEndpointId"] for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
-                             if e["State"].lower() not in ("deleted",)],
+        "ec2:vpc-endpoint": [
+            e["VpcEndpointId"]
+            for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+            if e["State"].lower() not in ("deleted",)
+        ],
         "s3:bucket": [b["Name"] for b in client("s3", region).list_buckets().get("Buckets", [])],
-        "secretsmanager:secret": [s["Name"] for s in client("secretsmanager", region).list_secrets(
-            IncludePlannedDeletion=True)["SecretList"]],
+        "secretsmanager:secret": [
+            s["Name"] for s in client("secretsmanager", region).list_secrets(IncludePlannedDeletion=True)["SecretList"]
+        ],
     }
     return {service: sorted(ids) for service, ids in found.items()}
 
@@ -80,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(found, indent=2))
     left = {k: v for k, v in found.items() if v}
     if args.assert_empty and left:
-        print(f"NOT EMPTY: {sum(len(v) for v in left.values())} resource(s) left: {', '.join(left)}",
-              file=sys.stderr)
+        print(f"NOT EMPTY: {sum(len(v) for v in left.values())} resource(s) left: {', '.join(left)}", file=sys.stderr)
         return 1
     if args.assert_empty:
         print("emulator holds nothing of ours", file=sys.stderr)

@@ -41,39 +41,88 @@ def _patch(func: Callable[[], None]) -> Callable[[], None]:
 # The catalogue holds the PostgreSQL parameters the platform sets or reads,
 # with the metadata AWS documents for the postgres13..17 families.
 _POSTGRES_DEFAULTS: list[dict[str, Any]] = [
-    {"ParameterName": "rds.logical_replication", "ApplyType": "static", "DataType": "boolean",
-     "AllowedValues": "0,1", "ParameterValue": "0",
-     "Description": "Enables logical decoding."},
-    {"ParameterName": "rds.force_ssl", "ApplyType": "dynamic", "DataType": "boolean",
-     "AllowedValues": "0,1", "ParameterValue": "0",
-     "Description": "Force SSL connections."},
-    {"ParameterName": "max_replication_slots", "ApplyType": "static", "DataType": "integer",
-     "AllowedValues": "5-8388607",
-     "Description": "Sets the maximum number of replication slots."},
-    {"ParameterName": "max_wal_senders", "ApplyType": "static", "DataType": "integer",
-     "AllowedValues": "5-8388607",
-     "Description": "Sets the maximum number of simultaneously running WAL sender processes."},
-    {"ParameterName": "max_logical_replication_workers", "ApplyType": "static",
-     "DataType": "integer", "AllowedValues": "0-262143",
-     "Description": "Maximum number of logical replication worker processes."},
-    {"ParameterName": "wal_sender_timeout", "ApplyType": "dynamic", "DataType": "integer",
-     "AllowedValues": "0-3600000", "ParameterValue": "30000",
-     "Description": "Sets the maximum time to wait for WAL replication (ms)."},
-    {"ParameterName": "shared_preload_libraries", "ApplyType": "static", "DataType": "list",
-     "AllowedValues": "auto_explain,orafce,pg_cron,pg_hint_plan,pg_similarity,"
-                      "pg_stat_statements,pg_tle,pg_transport,plprofiler,pglogical",
-     "ParameterValue": "pg_stat_statements",
-     "Description": "Lists shared libraries to preload into server."},
-    {"ParameterName": "log_min_duration_statement", "ApplyType": "dynamic",
-     "DataType": "integer", "AllowedValues": "-1-2147483647",
-     "Description": "Sets the minimum execution time above which statements will be logged."},
-    {"ParameterName": "log_connections", "ApplyType": "dynamic", "DataType": "boolean",
-     "AllowedValues": "0,1", "Description": "Logs each successful connection."},
-    {"ParameterName": "log_disconnections", "ApplyType": "dynamic", "DataType": "boolean",
-     "AllowedValues": "0,1", "Description": "Logs end of a session, including duration."},
-    {"ParameterName": "idle_in_transaction_session_timeout", "ApplyType": "dynamic",
-     "DataType": "integer", "AllowedValues": "0-2147483647",
-     "Description": "Sets the maximum allowed duration of any idling transaction (ms)."},
+    {
+        "ParameterName": "rds.logical_replication",
+        "ApplyType": "static",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "ParameterValue": "0",
+        "Description": "Enables logical decoding.",
+    },
+    {
+        "ParameterName": "rds.force_ssl",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "ParameterValue": "0",
+        "Description": "Force SSL connections.",
+    },
+    {
+        "ParameterName": "max_replication_slots",
+        "ApplyType": "static",
+        "DataType": "integer",
+        "AllowedValues": "5-8388607",
+        "Description": "Sets the maximum number of replication slots.",
+    },
+    {
+        "ParameterName": "max_wal_senders",
+        "ApplyType": "static",
+        "DataType": "integer",
+        "AllowedValues": "5-8388607",
+        "Description": "Sets the maximum number of simultaneously running WAL sender processes.",
+    },
+    {
+        "ParameterName": "max_logical_replication_workers",
+        "ApplyType": "static",
+        "DataType": "integer",
+        "AllowedValues": "0-262143",
+        "Description": "Maximum number of logical replication worker processes.",
+    },
+    {
+        "ParameterName": "wal_sender_timeout",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "0-3600000",
+        "ParameterValue": "30000",
+        "Description": "Sets the maximum time to wait for WAL replication (ms).",
+    },
+    {
+        "ParameterName": "shared_preload_libraries",
+        "ApplyType": "static",
+        "DataType": "list",
+        "AllowedValues": "auto_explain,orafce,pg_cron,pg_hint_plan,pg_similarity,"
+        "pg_stat_statements,pg_tle,pg_transport,plprofiler,pglogical",
+        "ParameterValue": "pg_stat_statements",
+        "Description": "Lists shared libraries to preload into server.",
+    },
+    {
+        "ParameterName": "log_min_duration_statement",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "-1-2147483647",
+        "Description": "Sets the minimum execution time above which statements will be logged.",
+    },
+    {
+        "ParameterName": "log_connections",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "Description": "Logs each successful connection.",
+    },
+    {
+        "ParameterName": "log_disconnections",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "Description": "Logs end of a session, including duration.",
+    },
+    {
+        "ParameterName": "idle_in_transaction_session_timeout",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "0-2147483647",
+        "Description": "Sets the maximum allowed duration of any idling transaction (ms).",
+    },
 ]
 _POSTGRES_FAMILIES = {f"postgres{v}" for v in range(13, 18)}
 
@@ -95,8 +144,7 @@ def rds_engine_default_parameters() -> None:
     def describe_engine_default_parameters(self: Any) -> Any:
         family = self.params.get("DBParameterGroupFamily")
         return rds_responses.ActionResult(
-            {"EngineDefaults": {"DBParameterGroupFamily": family,
-                                "Parameters": engine_default_parameters(family)}}
+            {"EngineDefaults": {"DBParameterGroupFamily": family, "Parameters": engine_default_parameters(family)}}
         )
 
     def describe_db_parameters(self: Any) -> Any:

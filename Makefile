@@ -1,0 +1,87 @@
+# One set-up path for a fresh machine: every target installs what it needs.
+#   make demo   start the local default and converge inventories/local
+#   make test   lint + unit tests + collection build + molecule
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+BIN      := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+INVENTORY ?= inventories/local
+STAMP    := $(VENV)/.installed
+
+.PHONY: help venv deps up down reset status demo converge teardown check-mode \
+        lint unit sanity build molecule test clean lock bench
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+$(STAMP): requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create the project virtualenv with the pinned Python packages
+
+deps: ## Install the Debian packages the local default needs (PostgreSQL 15, curl, openssl)
+	@missing=""; \
+	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql-15"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "installing:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+up: venv deps ## Start the emulator (HTTPS, 127.0.0.1:5055) and PostgreSQL 15 (127.0.0.1:55432)
+	scripts/localenv.sh up
+
+down: ## Stop the emulator and PostgreSQL
+	scripts/localenv.sh down
+
+reset: ## Wipe the emulator's state
+	scripts/localenv.sh reset
+
+status: ## Say what runs where
+	scripts/localenv.sh status
+
+demo: up ## Deploy the platform into the emulator and print the outputs summary
+	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
+
+converge: up ## Converge the inventory (INVENTORY=inventories/local)
+	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
+
+teardown: up ## Tear the inventory's environment down
+	$(BIN)/ansible-playbook playbooks/teardown.yml -i $(INVENTORY)
+
+lint: venv ## yamllint, ansible-lint (production profile), ruff
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: venv ## pytest: plugins, harness patches and playbook-level tests against the emulator
+	$(BIN)/pytest
+
+build: venv ## Build the collection tarball into dist/ and install it into a scratch path
+	rm -rf dist && mkdir -p dist
+	$(BIN)/ansible-galaxy collection build --output-path dist --force
+	$(BIN)/ansible-galaxy collection install --offline --no-deps -p dist/installed dist/smartstream-pipeline-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/dist/installed $(BIN)/ansible-playbook --syntax-check smartstream.pipeline.site
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/dist/installed $(BIN)/ansible-playbook --syntax-check smartstream.pipeline.teardown
+
+molecule: up ## Molecule default scenario: check mode, converge, idempotence, verify, teardown
+	cd $(CURDIR) && $(BIN)/molecule test -s default
+
+test: lint unit build molecule ## Everything CI runs
+
+lock: ## Re-pin requirements.txt from requirements.in (needs the registry)
+	python3 -m venv /tmp/smartstream-lock && /tmp/smartstream-lock/bin/pip install -q -r requirements.in
+	/tmp/smartstream-lock/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.txt
+
+clean: down ## Stop everything and remove build output
+	rm -rf dist outputs .pytest_cache .ruff_cache
