@@ -13,7 +13,7 @@ INVENTORY ?= inventories/local
 STAMP    := $(VENV)/.installed
 
 .PHONY: help venv deps up down reset status demo converge teardown check-mode \
-        lint unit sanity build molecule test clean lock bench
+        lint pytest sanity build molecule test clean lock bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -64,7 +64,7 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: venv ## pytest: plugins, harness patches and playbook-level tests against the emulator
+pytest: up ## pytest: plugins and harness patches (unit), playbooks against the emulator (integration)
 	$(BIN)/pytest
 
 build: venv ## Build the collection tarball into dist/ and install it into a scratch path
@@ -77,7 +77,7 @@ build: venv ## Build the collection tarball into dist/ and install it into a scr
 molecule: up ## Molecule default scenario: check mode, converge, idempotence, verify, teardown
 	cd $(CURDIR) && $(BIN)/molecule test -s default
 
-test: lint unit build molecule ## Everything CI runs
+test: lint pytest build molecule ## Everything CI runs
 
 lock: ## Re-pin requirements.txt from requirements.in (needs the registry)
 	python3 -m venv /tmp/smartstream-lock && /tmp/smartstream-lock/bin/pip install -q -r requirements.in

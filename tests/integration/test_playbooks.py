@@ -1,0 +1,74 @@
+"""Playbook behaviour against the local emulator: validation, protection, secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from .conftest import ROOT, aws_client, emulator_request_count, list_resources, nothing_of_ours, run_playbook
+
+
+@pytest.mark.parametrize(
+    ("extra_var", "message"),
+    [
+        ("smartstream_kinesis_shards=-1", "kinesis_shards=-1 (1-500)"),
+        ("smartstream_env=qa", "smartstream_env"),
+        ("smartstream_ml_schedule_expression='rate(5 minute)'", "Bad schedule"),
+        ("smartstream_glue_crawler_schedule='cron(0 2 * * *)'", "Bad schedule"),
+        ("network_vpc_cidr=10.0.0.0/33", "Bad network CIDRs"),
+        ("network_private_subnet_cidrs=['10.99.0.0/24','10.20.11.0/24']", "Bad network CIDRs"),
+        ("network_db_admin_cidrs=['0.0.0.0/0']", "never 0.0.0.0/0"),
+        ("network_nat_gateways=maybe", "network_nat_gateways"),
+        ("storage_raw_expiration_days=10", "raw expiry 10"),
+        ("secrets_recovery_window_days=3", "secrets_recovery_window_days=3"),
+    ],
+)
+def test_bad_value_is_rejected_before_any_aws_call(clean_emulator, extra_var, message):
+    before = emulator_request_count()
+
+    result = run_playbook("site.yml", "-e", extra_var)
+
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout[-3000:]
+    assert emulator_request_count() == before, "an AWS call was made before the bad value was rejected"
+    assert nothing_of_ours()
+
+
+def test_protected_environment_refuses_teardown_without_confirmation():
+    result = run_playbook("teardown.yml", inventory="inventories/prod")
+
+    assert result.returncode != 0
+    assert "prod-eu-north-1 is a protected environment" in result.stdout
+    assert "-e smartstream_confirm_teardown=prod-eu-north-1" in result.stdout
+
+
+def test_password_is_generated_once_kept_only_in_secrets_manager_and_never_logged(clean_emulator):
+    first = run_playbook("site.yml", "--tags", "secrets", "-vvv")
+    assert first.returncode == 0, first.stdout[-3000:]
+
+    sm = aws_client("secretsmanager")
+    name = "smartstream/local/rds/master"
+    value = sm.get_secret_value(SecretId=name)
+    secret = json.loads(value["SecretString"])
+    assert secret["username"] == "dbadmin"
+    assert secret["dbname"] == "employees"
+    assert len(secret["password"]) == 32
+    assert re.fullmatch(r"[A-Za-z0-9._~-]{32}", secret["password"])
+    assert secret["password"] not in first.stdout + first.stderr
+
+    second = run_playbook("site.yml", "--tags", "secrets", "-vvv")
+    assert second.returncode == 0
+    assert re.search(r"changed=0\s", second.stdout)
+    again = sm.get_secret_value(SecretId=name)
+    assert again["VersionId"] == value["VersionId"]
+    assert json.loads(again["SecretString"])["password"] == secret["password"]
+    assert secret["password"] not in second.stdout + second.stderr
+
+    inventory_text = "".join(p.read_text() for p in (ROOT / "inventories").rglob("*.yml"))
+    assert secret["password"] not in inventory_text
+
+    gone = run_playbook("teardown.yml", "--tags", "secrets")
+    assert gone.returncode == 0, gone.stdout[-3000:]
+    assert list_resources("us-east-1")["secretsmanager:secret"] == []

@@ -1,0 +1,131 @@
+"""The harness patches of moto behave as the AWS behaviour they imitate."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from tests.harness import moto_patches
+
+moto_patches.apply_all()
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for var in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield
+
+
+def test_every_patch_is_registered_and_applied_once():
+    assert moto_patches.apply_all() == list(moto_patches.PATCHES)
+    assert set(moto_patches.PATCHES) == {
+        "rds_engine_default_parameters",
+        "rds_parameter_group_not_found",
+        "s3_bucket_policy_transport_conditions",
+    }
+
+
+def test_describe_engine_default_parameters_lists_the_family(aws):
+    rds = boto3.client("rds", region_name=REGION)
+    defaults = rds.describe_engine_default_parameters(DBParameterGroupFamily="postgres15")["EngineDefaults"]
+    by_name = {p["ParameterName"]: p for p in defaults["Parameters"]}
+    assert defaults["DBParameterGroupFamily"] == "postgres15"
+    assert by_name["rds.logical_replication"]["ApplyType"] == "static"
+    assert by_name["rds.logical_replication"]["DataType"] == "boolean"
+    assert by_name["rds.force_ssl"]["ApplyType"] == "dynamic"
+
+
+def test_new_parameter_group_lists_engine_defaults_then_user_values(aws):
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_parameter_group(
+        DBParameterGroupName="pg", DBParameterGroupFamily="postgres15", Description="test"
+    )
+    params = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName="pg")["Parameters"]}
+    assert params["rds.logical_replication"]["Source"] == "engine-default"
+    assert params["rds.logical_replication"]["IsModifiable"] is True
+
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="pg",
+        Parameters=[
+            {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"}
+        ],
+    )
+    params = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName="pg")["Parameters"]}
+    assert params["rds.logical_replication"]["ParameterValue"] == "1"
+    assert params["rds.logical_replication"]["Source"] == "user"
+    assert params["rds.logical_replication"]["DataType"] == "boolean"  # metadata kept
+    user_only = rds.describe_db_parameters(DBParameterGroupName="pg", Source="user")["Parameters"]
+    assert [p["ParameterName"] for p in user_only] == ["rds.logical_replication"]
+
+
+def test_unknown_parameter_group_raises_not_found(aws):
+    rds = boto3.client("rds", region_name=REGION)
+    with pytest.raises(ClientError) as err:
+        rds.describe_db_parameter_groups(DBParameterGroupName="missing")
+    assert err.value.response["Error"]["Code"] == "DBParameterGroupNotFound"
+
+
+TLS_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"],
+            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+        },
+    ],
+}
+
+
+def test_tls_only_policy_lets_tls_requests_through(aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key="raw/a.json", Body=b"{}")
+    s3.put_bucket_policy(Bucket="lake", Policy=json.dumps(TLS_ONLY))
+    assert s3.get_object(Bucket="lake", Key="raw/a.json")["Body"].read() == b"{}"
+
+
+def test_unconditional_deny_still_denies(aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key="raw/a.json", Body=b"{}")
+    deny_all = {**TLS_ONLY, "Statement": [{**TLS_ONLY["Statement"][0]}]}
+    del deny_all["Statement"][0]["Condition"]
+    s3.put_bucket_policy(Bucket="lake", Policy=json.dumps(deny_all))
+    with pytest.raises(ClientError) as err:
+        s3.get_object(Bucket="lake", Key="raw/a.json")
+    assert err.value.response["Error"]["Code"] in ("403", "AccessDenied")
+
+
+@pytest.mark.parametrize(
+    ("condition", "applies"),
+    [
+        ({"Bool": {"aws:SecureTransport": "false"}}, False),
+        ({"Bool": {"aws:SecureTransport": "true"}}, True),
+        ({"NumericLessThan": {"s3:TlsVersion": "1.2"}}, False),
+        ({"NumericLessThan": {"s3:TlsVersion": "1.3"}}, True),
+        ({"StringEquals": {"aws:SourceVpce": "vpce-1"}}, True),  # unknown key: moto's behaviour kept
+        (None, True),
+    ],
+)
+def test_statement_applies_to_tls_request(condition, applies):
+    statement = {"Effect": "Deny"} if condition is None else {"Effect": "Deny", "Condition": condition}
+    assert moto_patches.statement_applies_to_tls_request(statement) is applies
