@@ -46,9 +46,7 @@ def test_describe_engine_default_parameters_lists_the_family(aws):
 
 def test_new_parameter_group_lists_engine_defaults_then_user_values(aws):
     rds = boto3.client("rds", region_name=REGION)
-    rds.create_db_parameter_group(
-        DBParameterGroupName="pg", DBParameterGroupFamily="postgres15", Description="test"
-    )
+    rds.create_db_parameter_group(DBParameterGroupName="pg", DBParameterGroupFamily="postgres15", Description="test")
     params = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName="pg")["Parameters"]}
     assert params["rds.logical_replication"]["Source"] == "engine-default"
     assert params["rds.logical_replication"]["IsModifiable"] is True

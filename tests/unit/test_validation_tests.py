@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ansible_collections.smartstream.pipeline.plugins.test import smartstream_tests as t
 
 
