@@ -6,8 +6,8 @@ SHELL := /bin/bash
 
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
-BIN      := $(VENV)/bin
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+BIN      := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 INVENTORY ?= inventories/local
 STAMP    := $(VENV)/.installed
@@ -70,9 +70,11 @@ pytest: up ## pytest: plugins and harness patches (unit), playbooks against the 
 build: venv ## Build the collection tarball into dist/ and install it into a scratch path
 	rm -rf dist && mkdir -p dist
 	$(BIN)/ansible-galaxy collection build --output-path dist --force
-	$(BIN)/ansible-galaxy collection install --offline --no-deps -p dist/installed dist/smartstream-pipeline-*.tar.gz
-	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/dist/installed $(BIN)/ansible-playbook --syntax-check smartstream.pipeline.site
-	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/dist/installed $(BIN)/ansible-playbook --syntax-check smartstream.pipeline.teardown
+	printf '[defaults]\n' > dist/ansible.cfg
+	ANSIBLE_CONFIG=$(CURDIR)/dist/ansible.cfg $(BIN)/ansible-galaxy collection install --offline --no-deps --force \
+	  -p dist/installed dist/smartstream-pipeline-*.tar.gz
+	cd dist && ANSIBLE_CONFIG=$(CURDIR)/dist/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/dist/installed \
+	  $(BIN)/ansible-playbook -i localhost, --syntax-check smartstream.pipeline.site smartstream.pipeline.teardown
 
 molecule: up ## Molecule default scenario: check mode, converge, idempotence, verify, teardown
 	cd $(CURDIR) && $(BIN)/molecule test -s default
