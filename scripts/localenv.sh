@@ -63,8 +63,12 @@ moto_up() {
   [ -x "$PYTHON" ] || die "$PYTHON missing: run 'make venv' first"
   ensure_tls
   log "starting emulator on $MOTO_URL (log: $LOG_DIR/moto.log)"
-  (cd "$ROOT" && nohup "$PYTHON" -m tests.harness.moto_server -H 127.0.0.1 -p "$MOTO_PORT" \
-      -c "$CA_BUNDLE" -k "$TLS_DIR/key.pem" >>"$LOG_DIR/moto.log" 2>&1 & echo $! >"$MOTO_PID")
+  # A simple command in the background (not a list), so $! is the server
+  # itself; every stream redirected, so no caller's pipe is held open.
+  cd "$ROOT"
+  nohup "$PYTHON" -m tests.harness.moto_server -H 127.0.0.1 -p "$MOTO_PORT" \
+    -c "$CA_BUNDLE" -k "$TLS_DIR/key.pem" </dev/null >>"$LOG_DIR/moto.log" 2>&1 &
+  echo $! >"$MOTO_PID"
   for _ in $(seq 1 100); do
     moto_ready && { log "emulator ready"; return; }
     kill -0 "$(cat "$MOTO_PID")" 2>/dev/null || die "emulator exited; see $LOG_DIR/moto.log"
