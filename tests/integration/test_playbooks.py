@@ -72,3 +72,32 @@ def test_password_is_generated_once_kept_only_in_secrets_manager_and_never_logge
     gone = run_playbook("teardown.yml", "--tags", "secrets")
     assert gone.returncode == 0, gone.stdout[-3000:]
     assert list_resources("us-east-1")["secretsmanager:secret"] == []
+
+
+def test_nat_egress_per_az_converges_idempotently_and_tears_down_clean(clean_emulator):
+    """The prod egress mode: a NAT gateway per AZ, private routes through the AZ's own NAT."""
+    args = ("--tags", "network", "-e", "network_nat_gateways=per_az", "-e", '{"network_interface_endpoints": []}')
+
+    first = run_playbook("site.yml", *args)
+    assert first.returncode == 0, first.stdout[-3000:]
+    second = run_playbook("site.yml", *args)
+    assert second.returncode == 0
+    assert re.search(r"local-us-east-1\s+: ok=\d+\s+changed=0\s", second.stdout), second.stdout[-2000:]
+
+    ec2 = aws_client("ec2")
+    nats = [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] == "available"]
+    assert len(nats) == 2
+    assert len({n["SubnetId"] for n in nats}) == 2
+    private_rts = [
+        t
+        for t in ec2.describe_route_tables()["RouteTables"]
+        if any(tag["Value"].startswith("smartstream-local-private-") for tag in t.get("Tags", []))
+    ]
+    default_routes = sorted(
+        r["NatGatewayId"] for t in private_rts for r in t["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"
+    )
+    assert default_routes == sorted(n["NatGatewayId"] for n in nats)
+
+    gone = run_playbook("teardown.yml", "--tags", "network")
+    assert gone.returncode == 0, gone.stdout[-3000:]
+    assert nothing_of_ours(), list_resources("us-east-1")

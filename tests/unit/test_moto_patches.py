@@ -31,6 +31,7 @@ def test_every_patch_is_registered_and_applied_once():
         "rds_engine_default_parameters",
         "rds_parameter_group_not_found",
         "s3_bucket_policy_transport_conditions",
+        "ec2_nat_gateway_tag_resource_type",
     }
 
 
@@ -127,3 +128,21 @@ def test_unconditional_deny_still_denies(aws):
 def test_statement_applies_to_tls_request(condition, applies):
     statement = {"Effect": "Deny"} if condition is None else {"Effect": "Deny", "Condition": condition}
     assert moto_patches.statement_applies_to_tls_request(statement) is applies
+
+
+def test_nat_gateway_tags_are_found_by_resource_type_natgateway(aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/24")["Subnet"]["SubnetId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(
+        SubnetId=subnet,
+        AllocationId=eip,
+        TagSpecifications=[{"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": "n"}]}],
+    )["NatGateway"]["NatGatewayId"]
+
+    tags = ec2.describe_tags(
+        Filters=[{"Name": "resource-id", "Values": [nat]}, {"Name": "resource-type", "Values": ["natgateway"]}]
+    )["Tags"]
+
+    assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("Name", "n", "natgateway")]
