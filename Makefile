@@ -85,5 +85,8 @@ lock: ## Re-pin requirements.txt from requirements.in (needs the registry)
 	python3 -m venv /tmp/smartstream-lock && /tmp/smartstream-lock/bin/pip install -q -r requirements.in
 	/tmp/smartstream-lock/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.txt
 
+bench: venv ## Benchmarks of the Lambda cores (writes bench/results.json)
+	$(PY) bench/bench_lambdas.py
+
 clean: down ## Stop everything and remove build output
 	rm -rf dist outputs .pytest_cache .ruff_cache

@@ -47,10 +47,19 @@ def _to_str(max_length: int | None) -> Callable[[Any], str]:
     return convert
 
 
-def _to_decimal(scale: int, minimum: Decimal | None) -> Callable[[Any], Decimal]:
-    quantum = Decimal(1).scaleb(-scale)
+def _to_decimal(precision: int, scale: int, minimum: Decimal | None) -> Callable[[Any], str]:
+    """A NUMERIC(precision, scale) value, returned as canonical text that Arrow casts to decimal128.
 
-    def convert(value: Any) -> Decimal:
+    Well-formed non-negative text (what DMS sends for NUMERIC) is checked by one
+    regular expression; anything else goes through Decimal.
+    """
+    quantum = Decimal(1).scaleb(-scale)
+    plain = re.compile(rf"[0-9]{{1,{precision - scale}}}(\.[0-9]{{1,{scale}}})?")
+    check_plain = minimum is not None and minimum <= 0
+
+    def convert(value: Any) -> str:
+        if check_plain and type(value) is str and plain.fullmatch(value):
+            return value
         if isinstance(value, bool):
             raise ContractViolation("boolean where a number is expected")
         try:
@@ -64,7 +73,9 @@ def _to_decimal(scale: int, minimum: Decimal | None) -> Callable[[Any], Decimal]
         rounded = number.quantize(quantum)
         if rounded != number:
             raise ContractViolation(f"more than {scale} decimal places: {value!r}")
-        return rounded
+        if rounded.adjusted() >= precision - scale:
+            raise ContractViolation(f"more than {precision - scale} digits before the point: {value!r}")
+        return str(rounded)
 
     return convert
 
@@ -115,6 +126,8 @@ class Column:
     convert: Callable[[Any], Any]
     nullable: bool = True
     empty_as_null: bool = False
+    # values are held as text and cast by Arrow when the column is built
+    cast_from_text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +155,7 @@ EMPLOYEES = Contract(
         Column("last_name", pa.string(), _to_str(50), empty_as_null=True),
         Column("email", pa.string(), _to_email, empty_as_null=True),
         Column("department", pa.string(), _to_str(50), empty_as_null=True),
-        Column("salary", pa.decimal128(10, 2), _to_decimal(2, Decimal(0))),
+        Column("salary", pa.decimal128(10, 2), _to_decimal(10, 2, Decimal(0)), cast_from_text=True),
         Column("hire_date", pa.date32(), _to_date),
         Column("created_at", pa.timestamp("us", tz="UTC"), to_utc_timestamp),
         Column("updated_at", pa.timestamp("us", tz="UTC"), to_utc_timestamp),

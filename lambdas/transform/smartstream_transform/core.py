@@ -105,22 +105,34 @@ def source_stem(source_key: str) -> str:
     return f"{base}-{digest}"
 
 
-class _Group:
-    """Rows of one table and one commit date, column by column."""
+BATCH_ROWS = 16_384
 
-    __slots__ = ("_meta_lists", "_meta_names", "_row_keys", "_row_lists", "columns", "contract", "rows")
+
+class _Group:
+    """Rows of one table and one commit date, column by column.
+
+    Rows of a table with a contract become Arrow record batches every
+    BATCH_ROWS rows, so Python objects are held for one batch at most.
+    """
+
+    __slots__ = ("_meta_lists", "_row_keys", "_row_lists", "batch_rows", "batches", "columns", "contract", "rows")
 
     def __init__(self, contract: Contract | None):
         self.contract = contract
         self.rows = 0
-        names = [c.name for c in contract.columns] if contract else []
+        self.batches: list[pa.Table] = []
+        self._start_batch()
+
+    def _start_batch(self) -> None:
+        names = list(self.columns) if self.batches else [c.name for c in self.contract.columns] if self.contract else []
+        names = [n for n in names if n not in _META_NAMES]
         self.columns: dict[str, list[Any]] = {name: [] for name in names}
         self._row_keys: Any = dict.fromkeys(names).keys()
         self._row_lists = [self.columns[name] for name in names]
-        self._meta_names = frozenset(name for name, _ in METADATA_FIELDS)
         for name, _ in METADATA_FIELDS:
             self.columns[name] = []
         self._meta_lists = [self.columns[name] for name, _ in METADATA_FIELDS]
+        self.batch_rows = 0
 
     def append(self, row: dict[str, Any], meta: tuple[Any, ...]) -> None:
         columns = self.columns
@@ -131,35 +143,55 @@ class _Group:
             for name, value in row.items():
                 column = columns.get(name)
                 if column is None:  # a column first seen now: null for the rows before
-                    column = columns[name] = [None] * self.rows
+                    column = columns[name] = [None] * self.batch_rows
                 column.append(value)
             for name, column in columns.items():  # columns this row does not have
-                if len(column) == self.rows and name not in self._meta_names:
+                if len(column) == self.batch_rows and name not in _META_NAMES:
                     column.append(None)
             self._row_keys = row.keys()
             self._row_lists = [columns[name] for name in row]
         for column, value in zip(self._meta_lists, meta, strict=True):
             column.append(value)
         self.rows += 1
+        self.batch_rows += 1
+        if self.contract is not None and self.batch_rows >= BATCH_ROWS:
+            self._flush()
 
-    def to_parquet(self) -> bytes:
+    def _flush(self) -> None:
+        if not self.batch_rows:
+            return
         fields = []
         arrays = []
         typed = self.contract.by_name if self.contract else {}
-        meta_types = dict(METADATA_FIELDS)
         for name, values in self.columns.items():
-            if name in typed:
-                arrow_type = typed[name].arrow_type
-            elif name in meta_types:
-                arrow_type = meta_types[name]
+            column = typed.get(name)
+            if column is not None:
+                arrow_type = column.arrow_type
+                array = (
+                    pa.array(values, type=pa.string()).cast(arrow_type)
+                    if column.cast_from_text
+                    else pa.array(values, type=arrow_type)
+                )
             else:
-                arrow_type, values = infer_column(values)
+                arrow_type = _META_TYPES.get(name)
+                if arrow_type is None:
+                    arrow_type, values = infer_column(values)
+                array = pa.array(values, type=arrow_type)
             fields.append(pa.field(name, arrow_type))
-            arrays.append(pa.array(values, type=arrow_type))
-        table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+            arrays.append(array)
+        self.batches.append(pa.Table.from_arrays(arrays, schema=pa.schema(fields)))
+        self._start_batch()
+
+    def to_parquet(self) -> bytes:
+        self._flush()
+        table = pa.concat_tables(self.batches, promote_options="default")
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="snappy")
         return sink.getvalue()
+
+
+_META_NAMES = frozenset(name for name, _ in METADATA_FIELDS)
+_META_TYPES = dict(METADATA_FIELDS)
 
 
 def infer_column(values: list[Any]) -> tuple[pa.DataType, list[Any]]:

@@ -24,7 +24,9 @@ from typing import IO, Any
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_SIZE = 1 << 20
 _WHITESPACE = " \t\r\n"
-_decode = json.JSONDecoder().raw_decode
+# The C scanner behind json.loads, called directly: it returns (value, end)
+# and raises StopIteration where no value starts (JSONDecodeError inside one).
+_scan = json.JSONDecoder().scan_once
 
 
 @dataclass(slots=True)
@@ -88,8 +90,8 @@ def iter_documents(raw: IO[bytes], chunk_size: int = CHUNK_SIZE) -> Iterator[tup
             buf, pos, eof = _refill(stream, decoder, buf, pos, chunk_size)
             continue
         try:
-            value, end = _decode(buf, pos)
-        except json.JSONDecodeError:
+            value, end = _scan(buf, pos)
+        except (json.JSONDecodeError, StopIteration):
             nxt = buf.find("\n{", pos + 1)
             if nxt == -1:
                 if not eof:

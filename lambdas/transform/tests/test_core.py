@@ -143,6 +143,8 @@ def test_control_records_and_dms_tables_are_skipped_not_written():
         ({"salary": "-1.00"}, "salary: below 0"),
         ({"salary": "12.345"}, "salary: more than 2 decimal places"),
         ({"salary": "lots"}, "salary: not a number"),
+        ({"salary": "123456789.00"}, "salary: more than 8 digits before the point"),
+        ({"salary": True}, "salary: boolean"),
         ({"hire_date": "2022-02-30"}, "hire_date: not a valid date"),
         ({"created_at": "yesterday"}, "created_at: not a valid timestamp"),
         ({"first_name": "x" * 51}, "first_name: longer than 50"),
@@ -175,6 +177,15 @@ def test_types_are_normalised():
     assert row["created_at"] == datetime(2024, 3, 10, 10, 0, tzinfo=UTC)  # to UTC
     assert row["hire_date"] == date(2022, 1, 15)
     assert row["first_name"] == "Zoë"
+
+
+@pytest.mark.parametrize(
+    ("salary", "expected"), [(95000, "95000.00"), (1234.5, "1234.50"), ("0", "0.00"), ("7.1", "7.10")]
+)
+def test_numeric_salaries_of_any_form_become_decimals(salary, expected):
+    [row] = rows(run([synthetic.dms_record(employee(salary=salary), "load", START)]))
+
+    assert row["salary"] == Decimal(expected)
 
 
 def test_nulls_in_nullable_columns_pass():

@@ -1,0 +1,57 @@
+"""Train the salary model on the current trusted employees data and store it in S3.
+
+Command line (a playbook runs the same):
+    python -m smartstream_ml.train --bucket <data-lake> [--as-of YYYY-MM-DD]
+Environment as for the functions (EMPLOYEES_PREFIX, MODEL_PREFIX, ANOMALY_THRESHOLD);
+AWS_ENDPOINT_URL / AWS_CA_BUNDLE aim it at the local emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, date, datetime
+from typing import Any
+
+import boto3
+
+from . import model as salary_model
+from .config import Settings
+from .store import list_parquet, read_rows, save_model
+
+
+def train(s3: Any, settings: Settings, as_of: date | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Read every trusted employees file, derive the current state, fit, save. Returns a summary."""
+    now = now or datetime.now(UTC)
+    as_of = as_of or now.date()
+    rows = []
+    files = list_parquet(s3, settings.bucket, settings.employees_prefix)
+    for obj in files:
+        rows.extend(read_rows(s3, settings.bucket, obj["Key"]))
+    current = salary_model.current_state(rows)
+    observations = [o for o in (salary_model.observation(r, as_of) for r in current) if o is not None]
+    fitted = salary_model.fit(observations, threshold=settings.threshold, trained_at=now)
+    fitted.metrics.update({"source_files": len(files), "source_rows": len(rows), "as_of": as_of.isoformat()})
+    key = save_model(s3, settings.bucket, settings.model_prefix, fitted)
+    return {"event": "train", "version": fitted.version, "model_key": key, "metrics": fitted.metrics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train the SmartStream salary anomaly model.")
+    parser.add_argument("--bucket", required=True, help="the data-lake bucket")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="tenure reference date")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env({**os.environ, "DATA_BUCKET": args.bucket})
+    try:
+        summary = train(boto3.client("s3"), settings, as_of=args.as_of)
+    except ValueError as exc:
+        print(json.dumps({"event": "train", "error": str(exc)}), file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""Test set-up: the function's package, and the synthetic data of the ML package, importable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+LAMBDAS = Path(__file__).resolve().parents[2]
+for path in (LAMBDAS / "transform", LAMBDAS / "ml"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
