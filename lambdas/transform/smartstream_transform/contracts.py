@@ -128,6 +128,8 @@ class Column:
     empty_as_null: bool = False
     # values are held as text and cast by Arrow when the column is built
     cast_from_text: bool = False
+    # a plain text column of at most this many characters: checked inline on the hot path
+    text_max_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +139,20 @@ class Contract:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
-    # (name, convert, nullable, empty_as_null) per column: the validation hot path reads these
-    plan: tuple[tuple[str, Callable[[Any], Any], bool, bool], ...] = field(init=False, repr=False, compare=False)
+    # (name, convert, nullable, empty_as_null, text_max_length) per column: the validation hot path
+    plan: tuple[tuple[str, Callable[[Any], Any], bool, bool, int | None], ...] = field(
+        init=False, repr=False, compare=False
+    )
+    names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {c.name: c for c in self.columns})
-        object.__setattr__(self, "plan", tuple((c.name, c.convert, c.nullable, c.empty_as_null) for c in self.columns))
+        object.__setattr__(
+            self,
+            "plan",
+            tuple((c.name, c.convert, c.nullable, c.empty_as_null, c.text_max_length) for c in self.columns),
+        )
+        object.__setattr__(self, "names", tuple(c.name for c in self.columns))
 
 
 EMPLOYEES = Contract(
@@ -151,10 +161,10 @@ EMPLOYEES = Contract(
     primary_key=("id",),
     columns=(
         Column("id", pa.int64(), _to_int, nullable=False),
-        Column("first_name", pa.string(), _to_str(50), empty_as_null=True),
-        Column("last_name", pa.string(), _to_str(50), empty_as_null=True),
+        Column("first_name", pa.string(), _to_str(50), empty_as_null=True, text_max_length=50),
+        Column("last_name", pa.string(), _to_str(50), empty_as_null=True, text_max_length=50),
         Column("email", pa.string(), _to_email, empty_as_null=True),
-        Column("department", pa.string(), _to_str(50), empty_as_null=True),
+        Column("department", pa.string(), _to_str(50), empty_as_null=True, text_max_length=50),
         Column("salary", pa.decimal128(10, 2), _to_decimal(10, 2, Decimal(0)), cast_from_text=True),
         Column("hire_date", pa.date32(), _to_date),
         Column("created_at", pa.timestamp("us", tz="UTC"), to_utc_timestamp),

@@ -106,92 +106,88 @@ def source_stem(source_key: str) -> str:
 
 
 BATCH_ROWS = 16_384
+_META_NAMES = tuple(name for name, _ in METADATA_FIELDS)
+_META_TYPES = dict(METADATA_FIELDS)
 
 
 class _Group:
-    """Rows of one table and one commit date, column by column.
+    """Rows of one table and one commit date, on their way to one Parquet file.
 
-    Rows of a table with a contract become Arrow record batches every
-    BATCH_ROWS rows, so Python objects are held for one batch at most.
+    Rows of a table with a contract are value tuples (contract columns, then
+    any columns the contract does not know, then the CDC metadata), turned
+    into an Arrow record batch every BATCH_ROWS rows, or when the set of
+    columns changes: Python objects are held for one batch at most. Rows of a
+    table without a contract are kept as they came and typed once, at the end.
     """
 
-    __slots__ = ("_meta_lists", "_row_keys", "_row_lists", "batch_rows", "batches", "columns", "contract", "rows")
+    __slots__ = ("batches", "contract", "names", "pending", "rows", "untyped")
 
     def __init__(self, contract: Contract | None):
         self.contract = contract
         self.rows = 0
         self.batches: list[pa.Table] = []
-        self._start_batch()
+        self.pending: list[tuple[Any, ...]] = []
+        self.names: tuple[str, ...] = contract.names if contract else ()
+        self.untyped: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
 
-    def _start_batch(self) -> None:
-        names = list(self.columns) if self.batches else [c.name for c in self.contract.columns] if self.contract else []
-        names = [n for n in names if n not in _META_NAMES]
-        self.columns: dict[str, list[Any]] = {name: [] for name in names}
-        self._row_keys: Any = dict.fromkeys(names).keys()
-        self._row_lists = [self.columns[name] for name in names]
-        for name, _ in METADATA_FIELDS:
-            self.columns[name] = []
-        self._meta_lists = [self.columns[name] for name, _ in METADATA_FIELDS]
-        self.batch_rows = 0
-
-    def append(self, row: dict[str, Any], meta: tuple[Any, ...]) -> None:
-        columns = self.columns
-        if row.keys() == self._row_keys:  # the usual case: the same columns as the rows before
-            for column, value in zip(self._row_lists, row.values(), strict=True):
-                column.append(value)
-        else:
-            for name, value in row.items():
-                column = columns.get(name)
-                if column is None:  # a column first seen now: null for the rows before
-                    column = columns[name] = [None] * self.batch_rows
-                column.append(value)
-            for name, column in columns.items():  # columns this row does not have
-                if len(column) == self.batch_rows and name not in _META_NAMES:
-                    column.append(None)
-            self._row_keys = row.keys()
-            self._row_lists = [columns[name] for name in row]
-        for column, value in zip(self._meta_lists, meta, strict=True):
-            column.append(value)
+    def append(self, values: tuple[Any, ...], extras: dict[str, Any] | None, meta: tuple[Any, ...]) -> None:
         self.rows += 1
-        self.batch_rows += 1
-        if self.contract is not None and self.batch_rows >= BATCH_ROWS:
+        if self.contract is None:
+            self.untyped.append((extras or {}, meta))
+            return
+        if extras is None:
+            names = self.contract.names
+        else:
+            names = self.contract.names + tuple(extras)
+            values = values + tuple(extras.values())
+        if names is not self.names and names != self.names:
+            self._flush()
+            self.names = names
+        self.pending.append(values + meta)
+        if len(self.pending) >= BATCH_ROWS:
             self._flush()
 
     def _flush(self) -> None:
-        if not self.batch_rows:
+        if not self.pending:
             return
-        fields = []
-        arrays = []
-        typed = self.contract.by_name if self.contract else {}
-        for name, values in self.columns.items():
+        assert self.contract is not None
+        typed = self.contract.by_name
+        fields, arrays = [], []
+        for name, values in zip(self.names + _META_NAMES, zip(*self.pending, strict=True), strict=True):
             column = typed.get(name)
-            if column is not None:
-                arrow_type = column.arrow_type
-                array = (
-                    pa.array(values, type=pa.string()).cast(arrow_type)
-                    if column.cast_from_text
-                    else pa.array(values, type=arrow_type)
-                )
+            if column is not None and column.cast_from_text:
+                array = pa.array(values, type=pa.string()).cast(column.arrow_type)
             else:
-                arrow_type = _META_TYPES.get(name)
-                if arrow_type is None:
-                    arrow_type, values = infer_column(values)
+                arrow_type = column.arrow_type if column is not None else _META_TYPES.get(name, pa.string())
                 array = pa.array(values, type=arrow_type)
-            fields.append(pa.field(name, arrow_type))
+            fields.append(pa.field(name, array.type))
             arrays.append(array)
         self.batches.append(pa.Table.from_arrays(arrays, schema=pa.schema(fields)))
-        self._start_batch()
+        self.pending = []
+
+    def _untyped_table(self) -> pa.Table:
+        names: dict[str, None] = {}
+        for data, _ in self.untyped:
+            names.update(dict.fromkeys(data))
+        fields, arrays = [], []
+        for name in names:
+            arrow_type, values = infer_column([data.get(name) for data, _ in self.untyped])
+            fields.append(pa.field(name, arrow_type))
+            arrays.append(pa.array(values, type=arrow_type))
+        for i, (name, arrow_type) in enumerate(METADATA_FIELDS):
+            fields.append(pa.field(name, arrow_type))
+            arrays.append(pa.array([meta[i] for _, meta in self.untyped], type=arrow_type))
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
     def to_parquet(self) -> bytes:
-        self._flush()
-        table = pa.concat_tables(self.batches, promote_options="default")
+        if self.contract is None:
+            table = self._untyped_table()
+        else:
+            self._flush()
+            table = pa.concat_tables(self.batches, promote_options="default")
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="snappy")
         return sink.getvalue()
-
-
-_META_NAMES = frozenset(name for name, _ in METADATA_FIELDS)
-_META_TYPES = dict(METADATA_FIELDS)
 
 
 def infer_column(values: list[Any]) -> tuple[pa.DataType, list[Any]]:
@@ -211,26 +207,33 @@ def infer_column(values: list[Any]) -> tuple[pa.DataType, list[Any]]:
     return pa.string(), [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values]
 
 
-def validate_row(contract: Contract, data: dict[str, Any]) -> dict[str, Any]:
-    """Typed, normalised row; raises ContractViolation with the column and reason."""
-    row: dict[str, Any] = {}
+def validate_row(contract: Contract, data: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
+    """The row's typed, normalised values in contract order, and the columns the contract
+    does not know (kept as text; None when there are none). Raises ContractViolation
+    naming the column and the reason."""
+    values = []
     get = data.get
-    for name, convert, nullable, empty_as_null in contract.plan:
+    for name, convert, nullable, empty_as_null, text_max_length in contract.plan:
         value = get(name)
         if value is None or (empty_as_null and value == ""):
             if not nullable:
                 raise ContractViolation(f"{name}: required, missing")
-            row[name] = None
-            continue
-        try:
-            row[name] = convert(value)
-        except ContractViolation as exc:
-            raise ContractViolation(f"{name}: {exc}") from None
-    if not data.keys() <= row.keys():
-        for name, value in data.items():  # columns the contract does not know yet: kept as text
-            if name not in contract.by_name:
-                row[name] = None if value is None else value if isinstance(value, str) else json.dumps(value)
-    return row
+            values.append(None)
+        elif text_max_length is not None and type(value) is str and len(value) <= text_max_length:
+            values.append(value)
+        else:
+            try:
+                values.append(convert(value))
+            except ContractViolation as exc:
+                raise ContractViolation(f"{name}: {exc}") from None
+    extras = None
+    if len(data) > len(values) or not data.keys() <= contract.by_name.keys():
+        extras = {
+            name: None if value is None else value if isinstance(value, str) else json.dumps(value)
+            for name, value in data.items()
+            if name not in contract.by_name
+        }
+    return tuple(values), extras or None
 
 
 def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | None = None) -> TransformResult:
@@ -299,7 +302,7 @@ def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | 
                 if len(commit_times) < 100_000:  # records of one transaction or load share a timestamp
                     commit_times[ts_text] = when
             contract = CONTRACTS.get(table_key)
-            row = validate_row(contract, data) if contract else data
+            values, extras = validate_row(contract, data) if contract else ((), data)
         except ContractViolation as exc:
             reject(name, seq, str(exc), buf[start:end])
             continue
@@ -308,7 +311,7 @@ def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | 
         if group is None:
             group = groups[group_key] = _Group(contract)
         txid = meta.get("transaction-id")
-        group.append(row, (operation, when[0], None if txid is None else str(txid), source_key, seq))
+        group.append(values, extras, (operation, when[0], None if txid is None else str(txid), source_key, seq))
         table_counts.written += 1
 
     stem = source_stem(source_key)
