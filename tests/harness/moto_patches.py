@@ -269,6 +269,70 @@ def ec2_nat_gateway_tag_resource_type() -> None:
     ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
 
 
+# --------------------------------------------------------------------------
+# Athena work groups
+# --------------------------------------------------------------------------
+# AWS: GetWorkGroup of an unknown name raises InvalidRequestException
+# ("WorkGroup <name> is not found."); moto answers {"WorkGroup": null}.
+# AWS: UpdateWorkGroup applies ConfigurationUpdates (each setting given, and
+# the Remove* flags clearing the output location, the encryption, the
+# expected bucket owner, the ACL and the bytes-scanned cutoff), Description
+# and State; moto has no UpdateWorkGroup at all.
+@_patch
+def athena_work_group_not_found() -> None:
+    """GetWorkGroup of an unknown work group raises InvalidRequestException."""
+    from moto.athena.responses import AthenaResponse
+
+    original = AthenaResponse.get_work_group
+
+    def get_work_group(self: Any) -> Any:
+        name = self._get_param("WorkGroup")
+        if self.athena_backend.get_work_group(name) is None:
+            return self.error(f"WorkGroup {name} is not found.", 400)
+        return original(self)
+
+    AthenaResponse.get_work_group = get_work_group
+
+
+@_patch
+def athena_update_work_group() -> None:
+    """UpdateWorkGroup with ConfigurationUpdates, the Remove* flags, Description and State."""
+    from moto.athena.responses import AthenaResponse
+
+    def update_work_group(self: Any) -> Any:
+        name = self._get_param("WorkGroup")
+        group = self.athena_backend.work_groups.get(name)
+        if group is None:
+            return self.error(f"WorkGroup {name} is not found.", 400)
+        if self._get_param("Description") is not None:
+            group.description = self._get_param("Description")
+        if self._get_param("State"):
+            group.state = self._get_param("State")
+        updates = self._get_param("ConfigurationUpdates") or {}
+        config = group.configuration
+        for key in (
+            "EnforceWorkGroupConfiguration",
+            "PublishCloudWatchMetricsEnabled",
+            "BytesScannedCutoffPerQuery",
+            "RequesterPaysEnabled",
+            "EngineVersion",
+        ):
+            if key in updates:
+                config[key] = updates[key]
+        if updates.get("RemoveBytesScannedCutoffPerQuery"):
+            config.pop("BytesScannedCutoffPerQuery", None)
+        result_updates = updates.get("ResultConfigurationUpdates") or {}
+        result = config.setdefault("ResultConfiguration", {})
+        for key in ("OutputLocation", "EncryptionConfiguration", "ExpectedBucketOwner", "AclConfiguration"):
+            if key in result_updates:
+                result[key] = result_updates[key]
+            if result_updates.get(f"Remove{key}"):
+                result.pop(key, None)
+        return "{}"
+
+    AthenaResponse.update_work_group = update_work_group
+
+
 _APPLIED: list[str] = []
 
 

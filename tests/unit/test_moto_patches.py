@@ -32,6 +32,8 @@ def test_every_patch_is_registered_and_applied_once():
         "rds_parameter_group_not_found",
         "s3_bucket_policy_transport_conditions",
         "ec2_nat_gateway_tag_resource_type",
+        "athena_work_group_not_found",
+        "athena_update_work_group",
     }
 
 
@@ -146,3 +148,43 @@ def test_nat_gateway_tags_are_found_by_resource_type_natgateway(aws):
     )["Tags"]
 
     assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("Name", "n", "natgateway")]
+
+
+def test_unknown_athena_work_group_raises_invalid_request(aws):
+    athena = boto3.client("athena", region_name=REGION)
+    with pytest.raises(ClientError) as err:
+        athena.get_work_group(WorkGroup="missing")
+    assert err.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "is not found" in err.value.response["Error"]["Message"]
+
+
+def test_update_work_group_applies_settings_and_remove_flags(aws):
+    athena = boto3.client("athena", region_name=REGION)
+    athena.create_work_group(
+        Name="wg",
+        Configuration={
+            "ResultConfiguration": {
+                "OutputLocation": "s3://b/r/",
+                "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+            },
+            "BytesScannedCutoffPerQuery": 10_000_000_000,
+        },
+    )
+
+    athena.update_work_group(
+        WorkGroup="wg",
+        Description="new",
+        State="DISABLED",
+        ConfigurationUpdates={
+            "PublishCloudWatchMetricsEnabled": True,
+            "RemoveBytesScannedCutoffPerQuery": True,
+            "ResultConfigurationUpdates": {"RemoveEncryptionConfiguration": True, "OutputLocation": "s3://b/q/"},
+        },
+    )
+
+    group = athena.get_work_group(WorkGroup="wg")["WorkGroup"]
+    config = group["Configuration"]
+    assert (group["Description"], group["State"]) == ("new", "DISABLED")
+    assert config["PublishCloudWatchMetricsEnabled"] is True
+    assert "BytesScannedCutoffPerQuery" not in config
+    assert config["ResultConfiguration"] == {"OutputLocation": "s3://b/q/"}

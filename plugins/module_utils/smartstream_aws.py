@@ -1,0 +1,75 @@
+# Copyright: SmartStream platform team
+# Apache License 2.0 (see galaxy.yml)
+"""Helpers shared by the smartstream.pipeline modules: waiting, tags, diffs, comparison."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+
+class WaitTimeout(Exception):
+    """The resource did not reach the wanted state in time."""
+
+    def __init__(self, what, last_state, timeout):
+        super().__init__(f"timed out after {timeout} s waiting for {what}; last state: {last_state}")
+        self.last_state = last_state
+
+
+class WaitFailed(Exception):
+    """The resource reached a state it cannot leave towards the wanted one."""
+
+    def __init__(self, what, state, detail=None):
+        message = f"{what} failed: state {state}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+        self.state = state
+
+
+def wait_for(fetch, done, what, timeout=600, delay=5, failed=None, sleep=time.sleep, clock=time.monotonic):
+    """Poll ``fetch()`` until ``done(result)``; raise WaitFailed when ``failed(result)`` gives a reason.
+
+    ``failed`` returns a falsy value while the result may still become done,
+    and a reason (string) when it cannot. Returns the last result.
+    """
+    deadline = clock() + timeout
+    while True:
+        result = fetch()
+        if done(result):
+            return result
+        if failed is not None:
+            reason = failed(result)
+            if reason:
+                raise WaitFailed(what, describe_state(result), reason)
+        if clock() + delay > deadline:
+            raise WaitTimeout(what, describe_state(result), timeout)
+        sleep(delay)
+
+
+def describe_state(result):
+    if isinstance(result, dict):
+        for key in ("Status", "State", "status", "state"):
+            if key in result:
+                return result[key]
+    return result
+
+
+def tag_changes(current, desired, purge_tags=True):
+    """(tags to set, keys to remove); ``desired`` None leaves the tags alone. AWS-reserved keys are never touched."""
+    if desired is None:
+        return {}, []
+    current = {k: v for k, v in (current or {}).items() if not k.startswith("aws:")}
+    return compare_aws_tags(current, desired, purge_tags=purge_tags)
+
+
+def canonical(value):
+    """A JSON-like value in canonical form: dict keys sorted, so equal documents compare equal."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def changed_keys(current, desired):
+    """The keys of ``desired`` (ignoring None values) whose value differs from ``current``."""
+    return sorted(k for k, v in desired.items() if v is not None and canonical(current.get(k)) != canonical(v))
