@@ -76,10 +76,13 @@ build: venv ## Build the collection tarball into dist/ and install it into a scr
 	cd dist && ANSIBLE_CONFIG=$(CURDIR)/dist/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/dist/installed \
 	  $(BIN)/ansible-playbook -i localhost, --syntax-check smartstream.pipeline.site smartstream.pipeline.teardown
 
+sanity: venv ## ansible-test sanity of what the collection ships (validate-modules, import, pylint, pep8, ...)
+	scripts/sanity.sh
+
 molecule: up ## Molecule default scenario: check mode, converge, idempotence, verify, teardown
 	cd $(CURDIR) && $(BIN)/molecule test -s default
 
-test: lint pytest build molecule ## Everything CI runs
+test: lint sanity pytest build molecule ## Everything CI runs
 
 lock: ## Re-pin requirements.txt from requirements.in (needs the registry)
 	python3 -m venv /tmp/smartstream-lock && /tmp/smartstream-lock/bin/pip install -q -r requirements.in

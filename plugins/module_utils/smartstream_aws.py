@@ -1,5 +1,5 @@
 # Copyright: SmartStream platform team
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helpers shared by the smartstream.pipeline modules: waiting, tags, diffs, comparison."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: SmartStream platform team
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 DOCUMENTATION = r"""
 ---
@@ -15,7 +15,7 @@ description:
     C(Remove*) flag, as the API requires. The name cannot change (a new name is a new workgroup).
   - No module of amazon.aws or community.aws manages Athena workgroups.
 author:
-  - SmartStream platform team
+  - SmartStream platform team (@smartstream)
 options:
   name:
     description: Name of the workgroup (letters, digits, C(.), C(_), C(-); 1-128 characters).
@@ -180,7 +180,6 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_a
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 MIN_CUTOFF = 10_000_000
-AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
 
 def get_workgroup(client, name):
@@ -406,7 +405,7 @@ def main():
     try:
         account = module.client("sts").get_caller_identity()["Account"]
         changed, before, after = ensure(module, client, account, params)
-    except AWS_ERRORS as e:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Athena workgroup {params['name']}: the AWS request failed")
     result = {"changed": changed, "workgroup": after}
     if module._diff:

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: SmartStream platform team
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 DOCUMENTATION = r"""
 ---
@@ -13,7 +13,7 @@ description:
     formatting do not count), so an unchanged dashboard reports no change.
   - No module of amazon.aws or community.aws manages CloudWatch dashboards.
 author:
-  - SmartStream platform team
+  - SmartStream platform team (@smartstream)
 options:
   name:
     description: Name of the dashboard (letters, digits, C(-) and C(_); 1-255 characters).
@@ -106,7 +106,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import canonical
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
 
 def get_dashboard(client, name):
@@ -165,7 +164,7 @@ def main():
                     after = view(client, name, json.loads(stored["DashboardBody"]), stored.get("DashboardArn"))
     except is_boto3_error_code(("InvalidParameterInput", "DashboardInvalidInputError")) as e:
         module.fail_json_aws(e, msg=f"CloudWatch refused the body of dashboard {name}")
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"CloudWatch dashboard {name}: the AWS request failed")
     result["dashboard"] = after
     if module._diff:

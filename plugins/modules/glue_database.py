@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: SmartStream platform team
-# Apache License 2.0 (see galaxy.yml)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 DOCUMENTATION = r"""
 ---
@@ -13,7 +13,7 @@ description:
   - No module of amazon.aws or community.aws manages Glue databases; C(community.aws.glue_crawler)
     expects the database to exist.
 author:
-  - SmartStream platform team
+  - SmartStream platform team (@smartstream)
 options:
   name:
     description:
@@ -122,7 +122,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import changed_keys, tag_changes
 
 NAME = re.compile(r"^[a-z0-9_]{1,255}$")
-AWS_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
 
 def database_arn(client, database):
@@ -261,7 +260,7 @@ def main():
                 f"arn:{client.meta.partition}:glue:{client.meta.region_name}:"
                 f"{after.get('catalog_id') or 'unknown'}:database/{after['name']}",
             )
-    except AWS_ERRORS as e:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Glue database {params['name']}: the AWS request failed")
 
     result = {"changed": changed, "database": after}

@@ -103,7 +103,7 @@ def _robust_line(x: np.ndarray, y: np.ndarray, threshold: float, rounds: int = 3
     keep = np.ones(len(x), dtype=bool)
     slope, intercept = 0.0, float(np.median(y))
     scale = MIN_SCALE
-    for _ in range(rounds):
+    for _round in range(rounds):
         xs, ys = x[keep], y[keep]
         if len(xs) >= 3 and np.ptp(xs) > 0:
             slope, intercept = (float(v) for v in np.polyfit(xs, ys, 1))
@@ -183,7 +183,7 @@ def current_state(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         seen = latest.get(row["id"])
         if seen is None or order >= seen[0]:
             latest[row["id"]] = (order, row)
-    return [row for _, row in latest.values() if row.get("_op") != "delete"]
+    return [row for _order, row in latest.values() if row.get("_op") != "delete"]
 
 
 def observation(row: dict[str, Any], as_of: date) -> Observation | None:

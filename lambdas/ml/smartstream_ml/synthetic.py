@@ -102,7 +102,7 @@ class Employee:
 
 
 def expected_salary(department: str, tenure_years: float) -> float:
-    base, raise_per_year, _ = DEPARTMENTS[department]
+    base, raise_per_year, _spread = DEPARTMENTS[department]
     return base + raise_per_year * tenure_years
 
 
@@ -116,7 +116,7 @@ def employees(n: int, seed: int = 7, anomaly_rate: float = 0.02, start_id: int =
         department = departments[rng.randrange(len(departments))]
         tenure_days = rng.randint(30, 15 * 365)
         hire = AS_OF - timedelta(days=tenure_days)
-        _, _, spread = DEPARTMENTS[department]
+        spread = DEPARTMENTS[department][2]
         salary = expected_salary(department, tenure_days / 365.25) * rng.lognormvariate(0, spread)
         planted = rng.random() < anomaly_rate
         if planted:

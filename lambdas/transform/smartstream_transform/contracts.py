@@ -58,7 +58,7 @@ def _to_decimal(precision: int, scale: int, minimum: Decimal | None) -> Callable
     check_plain = minimum is not None and minimum <= 0
 
     def convert(value: Any) -> str:
-        if check_plain and type(value) is str and plain.fullmatch(value):
+        if check_plain and type(value) is str and plain.fullmatch(value):  # pylint: disable=unidiomatic-typecheck
             return value
         if isinstance(value, bool):
             raise ContractViolation("boolean where a number is expected")

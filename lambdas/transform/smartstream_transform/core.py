@@ -27,6 +27,10 @@ import pyarrow.parquet as pq
 from .contracts import CONTRACTS, Contract, ContractViolation, to_utc_timestamp
 from .records import Malformed, iter_documents
 
+# Exact type checks (type(x) is dict) on the per-record path are deliberate:
+# cheaper than isinstance, and they keep bool out where int is meant.
+# pylint: disable=unidiomatic-typecheck
+
 DATA_OPERATIONS = frozenset({"load", "insert", "update", "delete"})
 UNPARSED = "_unparsed"
 
@@ -106,7 +110,7 @@ def source_stem(source_key: str) -> str:
 
 
 BATCH_ROWS = 16_384
-_META_NAMES = tuple(name for name, _ in METADATA_FIELDS)
+_META_NAMES = tuple(name for name, _type in METADATA_FIELDS)
 _META_TYPES = dict(METADATA_FIELDS)
 
 
@@ -167,16 +171,16 @@ class _Group:
 
     def _untyped_table(self) -> pa.Table:
         names: dict[str, None] = {}
-        for data, _ in self.untyped:
+        for data, _meta in self.untyped:
             names.update(dict.fromkeys(data))
         fields, arrays = [], []
         for name in names:
-            arrow_type, values = infer_column([data.get(name) for data, _ in self.untyped])
+            arrow_type, values = infer_column([data.get(name) for data, _meta in self.untyped])
             fields.append(pa.field(name, arrow_type))
             arrays.append(pa.array(values, type=arrow_type))
         for i, (name, arrow_type) in enumerate(METADATA_FIELDS):
             fields.append(pa.field(name, arrow_type))
-            arrays.append(pa.array([meta[i] for _, meta in self.untyped], type=arrow_type))
+            arrays.append(pa.array([meta[i] for _data, meta in self.untyped], type=arrow_type))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
     def to_parquet(self) -> bytes:
