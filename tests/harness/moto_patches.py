@@ -333,6 +333,31 @@ def athena_update_work_group() -> None:
     AthenaResponse.update_work_group = update_work_group
 
 
+# --------------------------------------------------------------------------
+# Glue crawlers: LastCrawl status names
+# --------------------------------------------------------------------------
+# AWS: GetCrawler's LastCrawl.Status is SUCCEEDED | CANCELLED | FAILED.
+# moto reports its internal crawl states COMPLETED and STOPPED instead.
+_CRAWL_STATUS = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED"}
+
+
+@_patch
+def glue_last_crawl_status_names() -> None:
+    """GetCrawler reports LastCrawl.Status as SUCCEEDED / CANCELLED / FAILED."""
+    from moto.glue.models import FakeCrawler
+
+    original = FakeCrawler.as_dict
+
+    def as_dict(self: Any) -> dict[str, Any]:
+        data = original(self)
+        last = data.get("LastCrawl")
+        if last and last.get("Status") in _CRAWL_STATUS:
+            last["Status"] = _CRAWL_STATUS[last["Status"]]
+        return data
+
+    FakeCrawler.as_dict = as_dict
+
+
 _APPLIED: list[str] = []
 
 

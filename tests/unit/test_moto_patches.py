@@ -34,6 +34,7 @@ def test_every_patch_is_registered_and_applied_once():
         "ec2_nat_gateway_tag_resource_type",
         "athena_work_group_not_found",
         "athena_update_work_group",
+        "glue_last_crawl_status_names",
     }
 
 
@@ -188,3 +189,21 @@ def test_update_work_group_applies_settings_and_remove_flags(aws):
     assert config["PublishCloudWatchMetricsEnabled"] is True
     assert "BytesScannedCutoffPerQuery" not in config
     assert config["ResultConfiguration"] == {"OutputLocation": "s3://b/q/"}
+
+
+def test_last_crawl_status_uses_the_aws_names(aws):
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="glue::crawl", transition={"progression": "immediate"})
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_crawler(Name="c", Role="arn:aws:iam::123456789012:role/r", Targets={"S3Targets": [{"Path": "s3://b/"}]})
+    glue.start_crawler(Name="c")
+
+    for _ in range(5):
+        crawler = glue.get_crawler(Name="c")["Crawler"]
+        if crawler["State"] == "READY":
+            break
+
+    state_manager.unset_transition(model_name="glue::crawl")
+    assert crawler["State"] == "READY"
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
