@@ -358,6 +358,31 @@ def glue_last_crawl_status_names() -> None:
     FakeCrawler.as_dict = as_dict
 
 
+# --------------------------------------------------------------------------
+# DMS tags
+# --------------------------------------------------------------------------
+# AWS: AddTagsToResource / RemoveTagsFromResource tag any DMS resource by
+# ARN (ListTagsForResource reads them). moto lists tags but cannot change
+# them after creation.
+@_patch
+def dms_tag_resource() -> None:
+    """AddTagsToResource and RemoveTagsFromResource for DMS resources."""
+    from moto.dms.responses import DatabaseMigrationServiceResponse
+
+    def add_tags_to_resource(self: Any) -> str:
+        self.dms_backend.tagger.tag_resource(self._get_param("ResourceArn"), self._get_param("Tags") or [])
+        return "{}"
+
+    def remove_tags_from_resource(self: Any) -> str:
+        self.dms_backend.tagger.untag_resource_using_names(
+            self._get_param("ResourceArn"), self._get_param("TagKeys") or []
+        )
+        return "{}"
+
+    DatabaseMigrationServiceResponse.add_tags_to_resource = add_tags_to_resource
+    DatabaseMigrationServiceResponse.remove_tags_from_resource = remove_tags_from_resource
+
+
 _APPLIED: list[str] = []
 
 

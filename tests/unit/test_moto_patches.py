@@ -35,6 +35,7 @@ def test_every_patch_is_registered_and_applied_once():
         "athena_work_group_not_found",
         "athena_update_work_group",
         "glue_last_crawl_status_names",
+        "dms_tag_resource",
     }
 
 
@@ -207,3 +208,16 @@ def test_last_crawl_status_uses_the_aws_names(aws):
     state_manager.unset_transition(model_name="glue::crawl")
     assert crawler["State"] == "READY"
     assert crawler["LastCrawl"]["Status"] == "SUCCEEDED"
+
+
+def test_dms_resources_can_be_tagged_and_untagged(aws):
+    dms = boto3.client("dms", region_name=REGION)
+    arn = dms.create_replication_instance(
+        ReplicationInstanceIdentifier="ri", ReplicationInstanceClass="dms.t3.medium", Tags=[{"Key": "a", "Value": "1"}]
+    )["ReplicationInstance"]["ReplicationInstanceArn"]
+
+    dms.add_tags_to_resource(ResourceArn=arn, Tags=[{"Key": "b", "Value": "2"}])
+    dms.remove_tags_from_resource(ResourceArn=arn, TagKeys=["a"])
+
+    tags = dms.list_tags_for_resource(ResourceArn=arn)["TagList"]
+    assert [(t["Key"], t["Value"]) for t in tags] == [("b", "2")]
