@@ -383,6 +383,62 @@ def dms_tag_resource() -> None:
     DatabaseMigrationServiceResponse.remove_tags_from_resource = remove_tags_from_resource
 
 
+# --------------------------------------------------------------------------
+# DMS ModifyEndpoint
+# --------------------------------------------------------------------------
+# AWS: ModifyEndpoint changes an endpoint in place; each *Settings given is
+# merged into the current settings, or replaces them with ExactSettings=true.
+# moto has no ModifyEndpoint.
+_ENDPOINT_FIELDS = {
+    "EndpointType": "endpoint_type",
+    "EngineName": "engine_name",
+    "Username": "username",
+    "ServerName": "server_name",
+    "Port": "port",
+    "DatabaseName": "database_name",
+    "ExtraConnectionAttributes": "extra_connection_attributes",
+    "CertificateArn": "certificate_arn",
+    "SslMode": "ssl_mode",
+    "ServiceAccessRoleArn": "service_access_role_arn",
+}
+_ENDPOINT_SETTINGS = {
+    "KinesisSettings": "kinesis_settings",
+    "PostgreSQLSettings": "postgre_sql_settings",
+    "S3Settings": "s3_settings",
+    "KafkaSettings": "kafka_settings",
+    "MySQLSettings": "my_sql_settings",
+}
+
+
+@_patch
+def dms_modify_endpoint() -> None:
+    """ModifyEndpoint, with the ExactSettings semantics of the *Settings structures."""
+    import json
+
+    from moto.dms.exceptions import ResourceNotFoundFault
+    from moto.dms.responses import DatabaseMigrationServiceResponse
+
+    def modify_endpoint(self: Any) -> str:
+        params = json.loads(self.body)
+        arn = params["EndpointArn"]
+        endpoint = next((e for e in self.dms_backend.endpoints.values() if e.endpoint_arn == arn), None)
+        if endpoint is None:
+            raise ResourceNotFoundFault("Endpoint could not be found.")
+        for api_name, attr in _ENDPOINT_FIELDS.items():
+            if api_name in params:
+                setattr(endpoint, attr, params[api_name])
+        if "EndpointIdentifier" in params:
+            endpoint.endpoint_identifier = params["EndpointIdentifier"]
+        for api_name, attr in _ENDPOINT_SETTINGS.items():
+            if api_name in params:
+                current = getattr(endpoint, attr) or {}
+                new = params[api_name] if params.get("ExactSettings") else {**current, **params[api_name]}
+                setattr(endpoint, attr, new)
+        return json.dumps({"Endpoint": endpoint.to_dict()})
+
+    DatabaseMigrationServiceResponse.modify_endpoint = modify_endpoint
+
+
 _APPLIED: list[str] = []
 
 

@@ -36,6 +36,7 @@ def test_every_patch_is_registered_and_applied_once():
         "athena_update_work_group",
         "glue_last_crawl_status_names",
         "dms_tag_resource",
+        "dms_modify_endpoint",
     }
 
 
@@ -221,3 +222,23 @@ def test_dms_resources_can_be_tagged_and_untagged(aws):
 
     tags = dms.list_tags_for_resource(ResourceArn=arn)["TagList"]
     assert [(t["Key"], t["Value"]) for t in tags] == [("b", "2")]
+
+
+def test_modify_endpoint_merges_settings_unless_exact(aws):
+    dms = boto3.client("dms", region_name=REGION)
+    arn = dms.create_endpoint(
+        EndpointIdentifier="t",
+        EndpointType="target",
+        EngineName="kinesis",
+        KinesisSettings={"StreamArn": "arn:s", "MessageFormat": "json", "IncludeControlDetails": True},
+    )["Endpoint"]["EndpointArn"]
+
+    merged = dms.modify_endpoint(EndpointArn=arn, KinesisSettings={"MessageFormat": "json-unformatted"})["Endpoint"]
+    exact = dms.modify_endpoint(EndpointArn=arn, KinesisSettings={"StreamArn": "arn:t"}, ExactSettings=True)["Endpoint"]
+
+    assert merged["KinesisSettings"] == {
+        "StreamArn": "arn:s",
+        "MessageFormat": "json-unformatted",
+        "IncludeControlDetails": True,
+    }
+    assert exact["KinesisSettings"] == {"StreamArn": "arn:t"}
