@@ -37,6 +37,7 @@ def test_every_patch_is_registered_and_applied_once():
         "glue_last_crawl_status_names",
         "dms_tag_resource",
         "dms_modify_endpoint",
+        "dms_replication_task_lifecycle",
     }
 
 
@@ -242,3 +243,36 @@ def test_modify_endpoint_merges_settings_unless_exact(aws):
         "IncludeControlDetails": True,
     }
     assert exact["KinesisSettings"] == {"StreamArn": "arn:t"}
+
+
+def test_replication_task_lifecycle_follows_aws(aws):
+    dms = boto3.client("dms", region_name=REGION)
+    arn = dms.create_replication_task(
+        ReplicationTaskIdentifier="t",
+        SourceEndpointArn="arn:s",
+        TargetEndpointArn="arn:t",
+        ReplicationInstanceArn="arn:r",
+        MigrationType="full-load-and-cdc",
+        TableMappings='{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-name": "1", "rule-action": "include",'
+        ' "object-locator": {"schema-name": "public", "table-name": "employees"}}]}',
+    )["ReplicationTask"]["ReplicationTaskArn"]
+
+    def status():
+        task = dms.describe_replication_tasks(Filters=[{"Name": "replication-task-arn", "Values": [arn]}])[
+            "ReplicationTasks"
+        ][0]
+        return task["Status"], task.get("StopReason")
+
+    assert [status()[0] for _ in range(2)] == ["creating", "ready"]
+    with pytest.raises(ClientError, match="needs a task that ran before"):
+        dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="resume-processing")
+    dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    assert [status()[0] for _ in range(2)] == ["starting", "running"]
+    with pytest.raises(ClientError, match="stop it before modifying"):
+        dms.modify_replication_task(ReplicationTaskArn=arn, ReplicationTaskSettings="{}")
+    dms.stop_replication_task(ReplicationTaskArn=arn)
+    assert [status() for _ in range(2)] == [("stopping", None), ("stopped", "Stop Reason NORMAL")]
+    with pytest.raises(ClientError, match="for a first run"):
+        dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    stats = dms.describe_table_statistics(ReplicationTaskArn=arn)["TableStatistics"]
+    assert [(t["SchemaName"], t["TableName"]) for t in stats] == [("public", "employees")]
