@@ -1,13 +1,42 @@
 # Copyright: SmartStream platform team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""DMS replication task helpers shared by dms_replication_task and dms_replication_task_info."""
+"""DMS helpers shared by the dms_* modules: identifiers, tags, replication task views."""
 
 from __future__ import annotations
 
+import re
+
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+)
 
 FULL_LOAD_FINISHED = "FULL_LOAD_ONLY_FINISHED"
+IDENTIFIER_RULE = "letters, digits and single hyphens, starting with a letter, not ending with a hyphen"
+
+
+def identifier_problem(identifier, max_length):
+    """Why a DMS identifier is invalid (None when it is valid)."""
+    if re.match(rf"^[A-Za-z](?!.*--)[A-Za-z0-9-]{{0,{max_length - 1}}}(?<!-)$", identifier):
+        return None
+    return f"identifier '{identifier}': {IDENTIFIER_RULE}, 1-{max_length} characters"
+
+
+def get_tags(client, arn):
+    """Tags of a DMS resource as a dict."""
+    return boto3_tag_list_to_ansible_dict(
+        client.list_tags_for_resource(aws_retry=True, ResourceArn=arn).get("TagList", [])
+    )
+
+
+def apply_tags(client, arn, to_set, to_remove):
+    """Add and remove tags of a DMS resource (the output of tag_changes)."""
+    if to_set:
+        client.add_tags_to_resource(aws_retry=True, ResourceArn=arn, Tags=ansible_dict_to_boto3_tag_list(to_set))
+    if to_remove:
+        client.remove_tags_from_resource(aws_retry=True, ResourceArn=arn, TagKeys=to_remove)
 
 
 def describe_task(client, identifier):

@@ -206,7 +206,6 @@ connection:
       sample: Could not connect to the database
 """
 
-import re
 
 try:
     import botocore
@@ -219,8 +218,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
 )
+from ansible_collections.smartstream.pipeline.plugins.module_utils.dms import apply_tags, get_tags, identifier_problem
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import (
     WaitFailed,
     WaitTimeout,
@@ -229,7 +228,6 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_a
     wait_for,
 )
 
-IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 POSTGRES_ENGINES = ("postgres", "aurora-postgresql")
 KINESIS_FLAGS = {
     "include_transaction_details": "IncludeTransactionDetails",
@@ -301,9 +299,7 @@ def view(client, endpoint):
     if not endpoint:
         return {}
     out = camel_dict_to_snake_dict({k: v for k, v in endpoint.items() if v is not None})
-    out["tags"] = boto3_tag_list_to_ansible_dict(
-        client.list_tags_for_resource(aws_retry=True, ResourceArn=endpoint["EndpointArn"]).get("TagList", [])
-    )
+    out["tags"] = get_tags(client, endpoint["EndpointArn"])
     return out
 
 
@@ -356,10 +352,7 @@ def ensure_present(module, client, params):
     arn = endpoint["EndpointArn"]
     if changes:
         client.modify_endpoint(aws_retry=True, EndpointArn=arn, **changes)
-    if to_set:
-        client.add_tags_to_resource(aws_retry=True, ResourceArn=arn, Tags=ansible_dict_to_boto3_tag_list(to_set))
-    if to_remove:
-        client.remove_tags_from_resource(aws_retry=True, ResourceArn=arn, TagKeys=to_remove)
+    apply_tags(client, arn, to_set, to_remove)
     return True, before, view(client, describe(client, identifier))
 
 
@@ -386,11 +379,9 @@ def ensure_absent(module, client, params):
 
 
 def validate(module, params):
-    if not IDENTIFIER.match(params["identifier"]):
-        module.fail_json(
-            msg=f"identifier '{params['identifier']}': letters, digits and single hyphens, "
-            "starting with a letter, not ending with a hyphen"
-        )
+    problem = identifier_problem(params["identifier"], 255)
+    if problem:
+        module.fail_json(msg=problem)
     if params["state"] == "absent":
         return
     if not params["endpoint_type"] or not params["engine"]:

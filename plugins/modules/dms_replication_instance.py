@@ -145,7 +145,6 @@ replication_instance:
       sample: {"Project": "smartstream"}
 """
 
-import re
 
 try:
     import botocore
@@ -158,8 +157,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
 )
+from ansible_collections.smartstream.pipeline.plugins.module_utils.dms import apply_tags, get_tags, identifier_problem
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import (
     WaitFailed,
     WaitTimeout,
@@ -167,7 +166,6 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_a
     wait_for,
 )
 
-IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 FAILED_STATES = ("failed", "incompatible-network", "inaccessible-encryption-credentials")
 
 
@@ -179,12 +177,6 @@ def describe(client, identifier):
     except is_boto3_error_code("ResourceNotFoundFault"):
         return None
     return found[0] if found else None
-
-
-def get_tags(client, arn):
-    return boto3_tag_list_to_ansible_dict(
-        client.list_tags_for_resource(aws_retry=True, ResourceArn=arn).get("TagList", [])
-    )
 
 
 def view(client, instance):
@@ -298,10 +290,7 @@ def ensure_present(module, client, params):
         client.modify_replication_instance(
             aws_retry=True, ReplicationInstanceArn=arn, ApplyImmediately=params["apply_immediately"], **changes
         )
-    if to_set:
-        client.add_tags_to_resource(aws_retry=True, ResourceArn=arn, Tags=ansible_dict_to_boto3_tag_list(to_set))
-    if to_remove:
-        client.remove_tags_from_resource(aws_retry=True, ResourceArn=arn, TagKeys=to_remove)
+    apply_tags(client, arn, to_set, to_remove)
     if changes and params["wait"]:
         wait_available(module, client, identifier)
     return True, before, view(client, describe(client, identifier))
@@ -358,11 +347,9 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    if not IDENTIFIER.match(params["identifier"]):
-        module.fail_json(
-            msg=f"identifier '{params['identifier']}': letters, digits and single hyphens, "
-            "starting with a letter, not ending with a hyphen, 1-63 characters"
-        )
+    problem = identifier_problem(params["identifier"], 63)
+    if problem:
+        module.fail_json(msg=problem)
     if not 5 <= params["allocated_storage"] <= 6144:
         module.fail_json(msg=f"allocated_storage {params['allocated_storage']}: 5-6144 GiB")
     if not params["instance_class"].startswith("dms."):

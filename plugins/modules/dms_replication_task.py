@@ -159,7 +159,6 @@ actions:
 """
 
 import json
-import re
 
 try:
     import botocore
@@ -171,8 +170,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.smartstream.pipeline.plugins.module_utils.dms import (
+    apply_tags,
     describe_task,
     finished_full_load,
+    identifier_problem,
     task_view,
 )
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import (
@@ -183,7 +184,6 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_a
     wait_for,
 )
 
-IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 IMMUTABLE = (
     ("ReplicationInstanceArn", "replication_instance_arn"),
     ("SourceEndpointArn", "source_endpoint_arn"),
@@ -404,28 +404,17 @@ def ensure_present(runner, params):
                 task = describe_task(client, identifier)
         to_set, to_remove = tag_changes(before.get("tags", {}), params["tags"], params["purge_tags"])
         arn = task["ReplicationTaskArn"]
-        if to_set:
-            runner.act(
-                "tag",
-                lambda: client.add_tags_to_resource(
-                    aws_retry=True, ResourceArn=arn, Tags=ansible_dict_to_boto3_tag_list(to_set)
-                ),
-            )
-        if to_remove:
-            runner.act(
-                "untag", lambda: client.remove_tags_from_resource(aws_retry=True, ResourceArn=arn, TagKeys=to_remove)
-            )
+        if to_set or to_remove:
+            runner.act("tag", lambda: apply_tags(client, arn, to_set, to_remove))
     if not runner.module.check_mode or "modify" not in runner.actions:
         apply_run_state(runner, task, params["run_state"], identifier)
     return before
 
 
 def validate(module, params):
-    if not IDENTIFIER.match(params["identifier"]):
-        module.fail_json(
-            msg=f"identifier '{params['identifier']}': letters, digits and single hyphens, "
-            "starting with a letter, not ending with a hyphen"
-        )
+    problem = identifier_problem(params["identifier"], 255)
+    if problem:
+        module.fail_json(msg=problem)
     if params["state"] == "present":
         missing = [
             k
