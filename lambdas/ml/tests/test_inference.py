@@ -102,9 +102,12 @@ def test_a_reprocessed_source_replaces_its_predictions(s3):
     inference.score_new_data(s3, SETTINGS)
     before = keys(s3, "trusted-analytics/")
 
-    # the transform ran again on the same raw object: identical output, nothing to score
+    # the transform ran again on the same raw object: identical output. Within the
+    # checkpoint's second its ETag says "seen"; in a later second it is scored again.
+    # Either way its predictions are replaced, never added.
     land_trusted(s3, "raw/2026/11/24/10/a.gz", people, seed=4)
-    assert inference.score_new_data(s3, SETTINGS)["files"] == 0
+    assert inference.score_new_data(s3, SETTINGS)["files"] in (0, 1)
+    assert keys(s3, "trusted-analytics/") == before
 
     # a corrected transform rewrote the same trusted file (even within the same second)
     raised = [
@@ -160,3 +163,26 @@ def test_train_command_line_refuses_an_empty_lake(s3, capsys):
 def test_bad_configuration_is_refused(environ):
     with pytest.raises(ConfigError):
         Settings.from_env(environ)
+
+
+def test_a_file_at_the_watermark_is_told_apart_by_its_etag(s3):
+    """S3 times have one-second resolution: at the checkpoint's instant only the ETag tells a rewrite."""
+    land_trusted(s3, "raw/2026/11/24/10/a.gz", synthetic.employees(60, seed=6), seed=6)
+    train.train(s3, SETTINGS)
+    [obj] = s3.list_objects_v2(Bucket=BUCKET, Prefix=SETTINGS.employees_prefix)["Contents"]
+    checkpoint = f"{SETTINGS.model_prefix}checkpoint.json"
+
+    def checkpoint_at_watermark(etag):
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=checkpoint,
+            Body=json.dumps(
+                {"watermark": obj["LastModified"].isoformat(), "at_watermark": {obj["Key"]: etag}}
+            ).encode(),
+        )
+
+    checkpoint_at_watermark(obj["ETag"])
+    assert inference.score_new_data(s3, SETTINGS)["files"] == 0  # seen at that instant, same content
+
+    checkpoint_at_watermark('"an-older-version"')
+    assert inference.score_new_data(s3, SETTINGS)["files"] == 1  # same instant, other content: scored
