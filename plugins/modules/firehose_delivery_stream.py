@@ -340,19 +340,19 @@ def wait_active(module, client, name):
     )
 
 
-def view(client, name):
-    description = describe(client, name)
+def view(client, description):
+    """A described stream as the module returns it (snake case, with tags); {} for none."""
     if description is None:
         return {}
     out = camel_dict_to_snake_dict(description)
-    out["tags"] = get_tags(client, name)
+    out["tags"] = get_tags(client, description["DeliveryStreamName"])
     return out
 
 
 def ensure_present(module, client, params):
     name = params["name"]
     description = describe(client, name)
-    before = view(client, name) if description else {}
+    before = view(client, description)
     desired = desired_destination(params)
     changed = False
     if description is None:
@@ -374,7 +374,7 @@ def ensure_present(module, client, params):
         client.create_delivery_stream(aws_retry=True, **request)
         if params["wait"]:
             wait_active(module, client, name)
-        return changed, before, view(client, name)
+        return changed, before, view(client, describe(client, name))
 
     problem = source_problem(description, params)
     if problem:
@@ -409,7 +409,7 @@ def ensure_present(module, client, params):
                 client.untag_delivery_stream(aws_retry=True, DeliveryStreamName=name, TagKeys=to_remove)
     if changed and not module.check_mode and params["wait"]:
         wait_active(module, client, name)
-    return changed, before, view(client, name) if changed and not module.check_mode else before
+    return changed, before, view(client, describe(client, name)) if changed and not module.check_mode else before
 
 
 def ensure_absent(module, client, params):
@@ -417,7 +417,7 @@ def ensure_absent(module, client, params):
     description = describe(client, name)
     if description is None:
         return False, {}, {}
-    before = view(client, name)
+    before = view(client, description)
     if not module.check_mode:
         if description["DeliveryStreamStatus"] != "DELETING":
             client.delete_delivery_stream(aws_retry=True, DeliveryStreamName=name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -66,7 +65,3 @@ def load_latest_model(s3: Any, bucket: str, model_prefix: str) -> SalaryModel | 
     if pointer is None:
         return None
     return SalaryModel.from_json(s3.get_object(Bucket=bucket, Key=pointer["key"])["Body"].read().decode())
-
-
-def as_iso(value: datetime) -> str:
-    return value.isoformat()

@@ -231,7 +231,7 @@ def validate_row(contract: Contract, data: dict[str, Any]) -> tuple[tuple[Any, .
             except ContractViolation as exc:
                 raise ContractViolation(f"{name}: {exc}") from None
     extras = None
-    if len(data) > len(values) or not data.keys() <= contract.by_name.keys():
+    if not data.keys() <= contract.by_name.keys():
         extras = {
             name: None if value is None else value if isinstance(value, str) else json.dumps(value)
             for name, value in data.items()
@@ -248,7 +248,7 @@ def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | 
     groups: dict[tuple[str, str, date], _Group] = {}
     rejects: list[str] = []
     commit_times: dict[str, tuple[Any, date]] = {}
-    counts_by_table: dict[tuple[Any, Any], TableCounts] = {}
+    counts_by_table: dict[tuple[Any, Any], tuple[str, TableCounts]] = {}
 
     def reject(table: str, seq: int, reason: str, text: str) -> None:
         counts[table].quarantined += 1
@@ -274,15 +274,16 @@ def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | 
         schema = meta.get("schema-name")
         table = meta.get("table-name")
         table_key = (schema, table)
-        table_counts = counts_by_table.get(table_key)
-        if table_counts is None:
-            table_counts = counts_by_table[table_key] = counts[f"{schema}.{table}" if table else UNPARSED]
+        known = counts_by_table.get(table_key)
+        if known is None:
+            known_name = f"{schema}.{table}" if table else UNPARSED
+            known = counts_by_table[table_key] = (known_name, counts[known_name])
+        name, table_counts = known
         table_counts.read += 1
         record_type = meta.get("record-type")
         if record_type == "control" or schema == "" or (isinstance(table, str) and table.startswith("awsdms_")):
             table_counts.skipped += 1
             continue
-        name = f"{schema}.{table}" if table else UNPARSED
         if record_type != "data":
             reject(name, seq, f"unknown record-type {record_type!r}", buf[start:end])
             continue
