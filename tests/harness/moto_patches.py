@@ -12,6 +12,7 @@ AWS documentation it follows, and add a unit test in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -583,6 +584,109 @@ def dms_replication_task_lifecycle() -> None:
     DatabaseMigrationServiceResponse.stop_replication_task = stop_replication_task
     DatabaseMigrationServiceResponse.modify_replication_task = modify_replication_task
     DatabaseMigrationServiceResponse.describe_table_statistics = describe_table_statistics
+
+
+# --------------------------------------------------------------------------
+# Athena named queries: UpdateNamedQuery, DeleteNamedQuery
+# --------------------------------------------------------------------------
+# AWS: UpdateNamedQuery changes Name, Description and QueryString of a saved
+# query (not its database or work group); DeleteNamedQuery removes it; both
+# raise InvalidRequestException for an unknown id. DeleteWorkGroup with
+# RecursiveDeleteOption removes the work group's saved queries too. moto
+# implements none of this.
+@_patch
+def athena_named_query_update_delete() -> None:
+    """UpdateNamedQuery, DeleteNamedQuery, and recursive DeleteWorkGroup removing saved queries."""
+    from moto.athena.models import AthenaBackend
+    from moto.athena.responses import AthenaResponse
+
+    def _query(self: Any) -> Any:
+        query_id = self._get_param("NamedQueryId")
+        return query_id, self.athena_backend.named_queries.get(query_id)
+
+    def update_named_query(self: Any) -> Any:
+        query_id, query = _query(self)
+        if query is None:
+            return self.error(f"NamedQuery {query_id} was not found.", 400)
+        query.name = self._get_param("Name")
+        query.description = self._get_param("Description") or ""
+        query.query_string = self._get_param("QueryString")
+        return "{}"
+
+    def delete_named_query(self: Any) -> Any:
+        query_id, query = _query(self)
+        if query is None:
+            return self.error(f"NamedQuery {query_id} was not found.", 400)
+        del self.athena_backend.named_queries[query_id]
+        return "{}"
+
+    original_delete = AthenaBackend.delete_work_group
+
+    def delete_work_group(self: Any, name: str) -> Any:
+        for query_id in [q.id for q in self.named_queries.values() if q.workgroup.name == name]:
+            del self.named_queries[query_id]
+        return original_delete(self, name)
+
+    AthenaResponse.update_named_query = update_named_query
+    AthenaResponse.delete_named_query = delete_named_query
+    AthenaBackend.delete_work_group = delete_work_group
+
+
+# --------------------------------------------------------------------------
+# Athena: tags of an untagged work group
+# --------------------------------------------------------------------------
+# AWS: ListTagsForResource of an existing work group without tags returns an
+# empty list. moto raises "Does Not Exist" unless the work group has tags.
+@_patch
+def athena_list_tags_untagged() -> None:
+    """ListTagsForResource of an existing untagged work group returns no tags."""
+    from moto.athena.models import AthenaBackend
+
+    original = AthenaBackend.list_tags_for_resource
+
+    def list_tags_for_resource(self: Any, resource_arn: str) -> Any:
+        found = original(self, resource_arn)
+        if found is None and any(g.arn == resource_arn for g in self.work_groups.values()):
+            return {"Tags": []}
+        return found
+
+    AthenaBackend.list_tags_for_resource = list_tags_for_resource
+
+
+# --------------------------------------------------------------------------
+# Lambda: layers published by other accounts
+# --------------------------------------------------------------------------
+# AWS: a function may use a layer version of another account that shares it
+# publicly, such as the managed AWS SDK for pandas layer
+# (arn:aws:lambda:<region>:336392948345:layer:AWSSDKPandas-Python312:<n>).
+# moto only knows layers published into itself and fails CreateFunction with
+# ResourceNotFoundException. Well-formed layer version ARNs of another
+# account are accepted as they are (size 0); unknown layers of the caller's
+# own account still fail, as on AWS.
+LAYER_VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:(\d{12}):layer:[A-Za-z0-9_-]+:\d+$")
+
+
+def foreign_layer_version(arn: str, own_account: str) -> bool:
+    """Whether ``arn`` is a well-formed layer version ARN of an account other than ``own_account``."""
+    match = LAYER_VERSION_ARN.match(arn)
+    return bool(match) and match.group(1) != own_account
+
+
+@_patch
+def lambda_public_layers() -> None:
+    """CreateFunction / UpdateFunctionConfiguration accept layer versions shared by other accounts."""
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction._get_layers_data
+
+    def _get_layers_data(self: Any, arns: list[str]) -> Any:
+        foreign = [a for a in arns if foreign_layer_version(a, self.account_id)]
+        own = original(self, [a for a in arns if a not in foreign])
+        by_arn = {layer["Arn"]: layer for layer in own}
+        by_arn.update({a: {"Arn": a, "CodeSize": 0} for a in foreign})
+        return [by_arn[a] for a in arns if a in by_arn]
+
+    LambdaFunction._get_layers_data = _get_layers_data
 
 
 _APPLIED: list[str] = []

@@ -38,6 +38,9 @@ def test_every_patch_is_registered_and_applied_once():
         "dms_tag_resource",
         "dms_modify_endpoint",
         "dms_replication_task_lifecycle",
+        "athena_named_query_update_delete",
+        "athena_list_tags_untagged",
+        "lambda_public_layers",
     }
 
 
@@ -276,3 +279,64 @@ def test_replication_task_lifecycle_follows_aws(aws):
         dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
     stats = dms.describe_table_statistics(ReplicationTaskArn=arn)["TableStatistics"]
     assert [(t["SchemaName"], t["TableName"]) for t in stats] == [("public", "employees")]
+
+
+def test_named_queries_can_be_updated_deleted_and_go_with_their_work_group(aws):
+    athena = boto3.client("athena", region_name=REGION)
+    athena.create_work_group(Name="wg")
+    qid = athena.create_named_query(Name="q", Database="db", QueryString="SELECT 1", WorkGroup="wg")["NamedQueryId"]
+    athena.update_named_query(NamedQueryId=qid, Name="q2", Description="d", QueryString="SELECT 2")
+    query = athena.get_named_query(NamedQueryId=qid)["NamedQuery"]
+    assert (query["Name"], query["Description"], query["QueryString"]) == ("q2", "d", "SELECT 2")
+    athena.delete_named_query(NamedQueryId=qid)
+    assert athena.list_named_queries(WorkGroup="wg")["NamedQueryIds"] == []
+    with pytest.raises(ClientError) as err:
+        athena.delete_named_query(NamedQueryId=qid)
+    assert err.value.response["Error"]["Code"] == "InvalidRequestException"
+    athena.create_named_query(Name="q", Database="db", QueryString="SELECT 1", WorkGroup="wg")
+    athena.delete_work_group(WorkGroup="wg", RecursiveDeleteOption=True)
+    athena.create_work_group(Name="wg")
+    assert athena.list_named_queries(WorkGroup="wg")["NamedQueryIds"] == []
+
+
+def _function(layers):
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    return boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="fn",
+        Runtime="python3.12",
+        Role=role,
+        Handler="h.h",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        Layers=layers,
+    )
+
+
+def test_a_layer_shared_by_another_account_is_accepted(aws):
+    arn = f"arn:aws:lambda:{REGION}:336392948345:layer:AWSSDKPandas-Python312:16"
+    assert [layer["Arn"] for layer in _function([arn])["Layers"]] == [arn]
+
+
+def test_an_unknown_layer_of_the_own_account_still_fails(aws):
+    with pytest.raises(ClientError) as err:
+        _function([f"arn:aws:lambda:{REGION}:123456789012:layer:missing:1"])
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize(
+    ("arn", "foreign"),
+    [
+        ("arn:aws:lambda:eu-north-1:336392948345:layer:AWSSDKPandas-Python312:16", True),
+        ("arn:aws:lambda:eu-north-1:123456789012:layer:mine:1", False),
+        ("arn:aws:lambda:eu-north-1:336392948345:layer:AWSSDKPandas-Python312", False),
+    ],
+)
+def test_foreign_layer_version(arn, foreign):
+    assert moto_patches.foreign_layer_version(arn, "123456789012") is foreign
+
+
+def test_an_untagged_work_group_lists_no_tags(aws):
+    athena = boto3.client("athena", region_name=REGION)
+    athena.create_work_group(Name="plain")
+    arn = f"arn:aws:athena:{REGION}:123456789012:workgroup/plain"
+    assert athena.list_tags_for_resource(ResourceARN=arn)["Tags"] == []

@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# Copyright: SmartStream platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: secret_json_keys
+short_description: Set some keys of a JSON secret in AWS Secrets Manager, keeping the others
+version_added: 0.1.0
+description:
+  - Reads the current value of a Secrets Manager secret that holds a JSON object, sets the given
+    keys, and stores a new version only when a value differs. Keys not given (for example a
+    generated password) are kept as they are.
+  - C(community.aws.secretsmanager_secret) can only replace a whole value, and with
+    C(overwrite=false) never updates it; the database layer needs to add the instance's C(host)
+    to the credentials secret without knowing or regenerating the password.
+  - Can also return the whole value (I(return_value)), for tasks that must connect with it.
+    Such tasks must set C(no_log).
+  - Neither the output nor the diff ever contains values: the diff lists the names of the keys
+    that change.
+author:
+  - SmartStream platform team (@smartstream)
+options:
+  secret_id:
+    description:
+      - Name or ARN of the secret. It must exist and hold a JSON object.
+    required: true
+    type: str
+  keys:
+    description:
+      - Keys to set and their values. Values may be strings, numbers or booleans. Empty reads only.
+    type: dict
+    default: {}
+  return_value:
+    description:
+      - Return the whole value of the secret (after the change) as RV(value).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Add the database endpoint to the credentials secret
+  smartstream.pipeline.secret_json_keys:
+    secret_id: smartstream/dev/rds/master
+    keys:
+      host: smartstream-dev-db.abc123.eu-north-1.rds.amazonaws.com
+      port: 5432
+
+- name: Read the credentials to connect (never logged)
+  smartstream.pipeline.secret_json_keys:
+    secret_id: smartstream/dev/rds/master
+    return_value: true
+  register: credentials
+  no_log: true
+"""
+
+RETURN = r"""
+changed_keys:
+  description: Names of the keys whose values were (or in check mode would be) changed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["host"]
+arn:
+  description: ARN of the secret.
+  returned: always
+  type: str
+  sample: arn:aws:secretsmanager:eu-north-1:123456789012:secret:smartstream/dev/rds/master-AbCdEf
+version_id:
+  description: Version id of the current value after the change.
+  returned: always
+  type: str
+  sample: 1b2c3d4e-0000-1111-2222-333344445555
+value:
+  description: The whole JSON value after the change.
+  returned: when I(return_value=true)
+  type: dict
+  sample: {"username": "dbadmin", "host": "db.example"}
+"""
+
+import json
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+SCALARS = (str, int, float, bool)
+
+
+def changed_names(current, wanted):
+    """Names of the keys of ``wanted`` whose value differs from ``current`` (sorted)."""
+    return sorted(k for k, v in wanted.items() if k not in current or current[k] != v)
+
+
+def main():
+    argument_spec = dict(
+        secret_id=dict(type="str", required=True),
+        keys=dict(type="dict", default={}, no_log=True),
+        return_value=dict(type="bool", default=False),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    secret_id = module.params["secret_id"]
+    wanted = module.params["keys"] or {}
+    bad = sorted(k for k, v in wanted.items() if not isinstance(v, SCALARS))
+    if bad:
+        module.fail_json(msg=f"keys {', '.join(bad)}: values must be strings, numbers or booleans")
+
+    client = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        current = client.get_secret_value(aws_retry=True, SecretId=secret_id)
+    except is_boto3_error_code("ResourceNotFoundException"):
+        module.fail_json(msg=f"secret {secret_id} does not exist")
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"secret {secret_id}: could not read its value")
+
+    try:
+        value = json.loads(current.get("SecretString") or "")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        module.fail_json(msg=f"secret {secret_id} does not hold a JSON object; refusing to change it")
+
+    names = changed_names(value, wanted)
+    version_id = current["VersionId"]
+    if names and not module.check_mode:
+        value.update(wanted)
+        try:
+            put = client.put_secret_value(aws_retry=True, SecretId=secret_id, SecretString=json.dumps(value))
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg=f"secret {secret_id}: could not store the new value")
+        version_id = put["VersionId"]
+    elif names:
+        value.update(wanted)
+
+    result = {"changed": bool(names), "changed_keys": names, "arn": current["ARN"], "version_id": version_id}
+    if module.params["return_value"]:
+        result["value"] = value
+    if module._diff:
+        result["diff"] = {"before": {"keys_to_change": []}, "after": {"keys_to_change": names}}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
