@@ -133,8 +133,10 @@ unix_socket_directories = '$PG_SOCK'
 wal_level = logical
 max_replication_slots = 10
 max_wal_senders = 10
+include_if_exists = 'smartstream-local.conf'
 EOF
   fi
+  pg_configure
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $LOG_DIR/postgres.log)"
   touch "$LOG_DIR/postgres.log"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$LOG_DIR/postgres.log"; fi
@@ -145,6 +147,36 @@ EOF
   level=$(as_pg "$PG_BIN/psql" -h "$PG_SOCK" -p "$PG_PORT" -U postgres -Atc 'show wal_level')
   [ "$level" = logical ] || die "wal_level is '$level', expected 'logical'"
   log "PostgreSQL ready (wal_level=$level)"
+}
+
+# Written on every start, so an older data directory gets them too.
+# TLS as on RDS with rds.force_ssl=1: TCP clients must use TLS and a password
+# (the emulator's self-signed certificate serves). The admin socket accepts
+# the cluster owner, and root mapped to it, for the harness and the local
+# stand-in tasks of the database layer.
+pg_configure() {
+  ensure_tls
+  local tls=$RUN_DIR/postgres/tls
+  mkdir -p "$tls"
+  cp "$CA_BUNDLE" "$tls/server.crt"
+  cp "$TLS_DIR/key.pem" "$tls/server.key"
+  chmod 600 "$tls/server.key"
+  cat >"$PG_DATA/smartstream-local.conf" <<EOF
+ssl = on
+ssl_cert_file = '$tls/server.crt'
+ssl_key_file = '$tls/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+EOF
+  cat >"$PG_DATA/pg_hba.conf" <<EOF
+# smartstream local default (scripts/localenv.sh rewrites this file)
+local   all   postgres                  peer map=admin
+hostssl all   all       127.0.0.1/32    scram-sha-256
+EOF
+  cat >"$PG_DATA/pg_ident.conf" <<EOF
+admin   postgres   postgres
+admin   root       postgres
+EOF
+  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$RUN_DIR/postgres"; fi
 }
 
 pg_down() {

@@ -83,7 +83,9 @@ options:
         description: Log group name.
         type: str
       log_stream:
-        description: Log stream name.
+        description:
+          - Log stream name. Created in I(log_group) when missing (Firehose does not create it when the
+            stream is made through the API; the log group must exist).
         type: str
   processors:
     description:
@@ -349,6 +351,27 @@ def view(client, description):
     return out
 
 
+def ensure_log_stream(module, params):
+    """Create the error log stream when it is missing; True when it was created."""
+    logging = params.get("cloudwatch_logging") or {}
+    if not (logging.get("enabled", True) and logging.get("log_group") and logging.get("log_stream")):
+        return False
+    logs = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        found = logs.describe_log_streams(
+            aws_retry=True, logGroupName=logging["log_group"], logStreamNamePrefix=logging["log_stream"]
+        ).get("logStreams", [])
+    except is_boto3_error_code("ResourceNotFoundException"):
+        if module.check_mode:
+            return True  # the log group is still to be made by an earlier task of this run
+        module.fail_json(msg=f"log group {logging['log_group']} does not exist: create it before the delivery stream")
+    if any(stream["logStreamName"] == logging["log_stream"] for stream in found):
+        return False
+    if not module.check_mode:
+        logs.create_log_stream(aws_retry=True, logGroupName=logging["log_group"], logStreamName=logging["log_stream"])
+    return True
+
+
 def ensure_present(module, client, params):
     name = params["name"]
     description = describe(client, name)
@@ -492,7 +515,9 @@ def main():
     client = module.client("firehose", retry_decorator=AWSRetry.jittered_backoff())
     try:
         if params["state"] == "present":
+            stream_created = ensure_log_stream(module, params)
             changed, before, after = ensure_present(module, client, params)
+            changed = changed or stream_created
         else:
             changed, before, after = ensure_absent(module, client, params)
     except (WaitTimeout, WaitFailed) as e:

@@ -18,6 +18,8 @@ description:
     Such tasks must set C(no_log).
   - Neither the output nor the diff ever contains values: the diff lists the names of the keys
     that change.
+  - In check mode a missing secret is not an error (an earlier task of the same run would create
+    it): the module reports every given key as changing, and RV(value) holds only those keys.
 author:
   - SmartStream platform team (@smartstream)
 options:
@@ -66,7 +68,7 @@ changed_keys:
   elements: str
   sample: ["host"]
 arn:
-  description: ARN of the secret.
+  description: ARN of the secret (empty in check mode when the secret does not exist).
   returned: always
   type: str
   sample: arn:aws:secretsmanager:eu-north-1:123456789012:secret:smartstream/dev/rds/master-AbCdEf
@@ -118,7 +120,12 @@ def main():
     try:
         current = client.get_secret_value(aws_retry=True, SecretId=secret_id)
     except is_boto3_error_code("ResourceNotFoundException"):
-        module.fail_json(msg=f"secret {secret_id} does not exist")
+        if not module.check_mode:
+            module.fail_json(msg=f"secret {secret_id} does not exist")
+        result = {"changed": True, "changed_keys": sorted(wanted), "arn": "", "version_id": ""}
+        if module.params["return_value"]:
+            result["value"] = dict(wanted)
+        module.exit_json(**result)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"secret {secret_id}: could not read its value")
 

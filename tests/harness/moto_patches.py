@@ -654,6 +654,51 @@ def athena_list_tags_untagged() -> None:
 
 
 # --------------------------------------------------------------------------
+# Glue: UpdateCrawler
+# --------------------------------------------------------------------------
+# AWS: UpdateCrawler changes the given settings of a crawler (role, database,
+# description, targets, schedule, table prefix, policies, configuration) and
+# raises CrawlerRunningException while it crawls; an empty Schedule removes
+# the schedule. moto does not implement it.
+_CRAWLER_FIELDS = {
+    "Role": "role",
+    "DatabaseName": "database_name",
+    "Description": "description",
+    "Targets": "targets",
+    "TablePrefix": "table_prefix",
+    "SchemaChangePolicy": "schema_change_policy",
+    "RecrawlPolicy": "recrawl_policy",
+    "Configuration": "configuration",
+    "Schedule": "schedule",
+}
+
+
+@_patch
+def glue_update_crawler() -> None:
+    """UpdateCrawler, refused while the crawler runs."""
+    from moto.glue.exceptions import CrawlerRunningException, EntityNotFoundException
+    from moto.glue.responses import GlueResponse
+    from moto.core.utils import utcnow
+
+    def update_crawler(self: Any) -> Any:
+        name = self._get_param("Name")
+        crawler = self.glue_backend.crawlers.get(name)
+        if crawler is None:
+            raise EntityNotFoundException(f"Crawler with name {name} does not exist")
+        if crawler.status != "READY":
+            raise CrawlerRunningException(f"Crawler with name {name} has already started")
+        for key, attribute in _CRAWLER_FIELDS.items():
+            value = self._get_param(key)
+            if value is not None:
+                setattr(crawler, attribute, value)
+        crawler.version += 1
+        crawler.last_updated = utcnow()
+        return "{}"
+
+    GlueResponse.update_crawler = update_crawler
+
+
+# --------------------------------------------------------------------------
 # Lambda: layers published by other accounts
 # --------------------------------------------------------------------------
 # AWS: a function may use a layer version of another account that shares it

@@ -10,6 +10,7 @@ Usage: python -m tests.harness.moto_server -H 127.0.0.1 -p 5055
 
 from __future__ import annotations
 
+import os
 import sys
 
 from moto import server
@@ -18,6 +19,10 @@ from tests.harness import moto_patches
 
 
 def main(argv: list[str] | None = None) -> None:
+    # AWS managed policies exist in every account (the DMS service roles
+    # attach AmazonDMSVPCManagementRole and AmazonDMSCloudWatchLogsRole);
+    # moto loads them only when asked (a moto setting, not a patch).
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     applied = moto_patches.apply_all()
     print("smartstream harness: moto patches applied: " + ", ".join(applied), flush=True)
     server.main(argv if argv is not None else sys.argv[1:])

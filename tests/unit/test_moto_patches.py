@@ -40,6 +40,7 @@ def test_every_patch_is_registered_and_applied_once():
         "dms_replication_task_lifecycle",
         "athena_named_query_update_delete",
         "athena_list_tags_untagged",
+        "glue_update_crawler",
         "lambda_public_layers",
     }
 
@@ -340,3 +341,18 @@ def test_an_untagged_work_group_lists_no_tags(aws):
     athena.create_work_group(Name="plain")
     arn = f"arn:aws:athena:{REGION}:123456789012:workgroup/plain"
     assert athena.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+
+
+def test_update_crawler_changes_settings_and_schedule(aws):
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_crawler(
+        Name="c", Role="r", DatabaseName="db", Targets={"S3Targets": [{"Path": "s3://b/x/"}]}, Schedule="cron(0 2 * * ? *)"
+    )
+    glue.update_crawler(Name="c", Targets={"S3Targets": [{"Path": "s3://b/y/"}]}, Schedule="")
+    crawler = glue.get_crawler(Name="c")["Crawler"]
+    assert crawler["Targets"]["S3Targets"][0]["Path"] == "s3://b/y/"
+    assert "Schedule" not in crawler
+    assert crawler["Version"] == 2
+    with pytest.raises(ClientError) as err:
+        glue.update_crawler(Name="missing", Role="r")
+    assert err.value.response["Error"]["Code"] == "EntityNotFoundException"
