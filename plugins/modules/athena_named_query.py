@@ -14,6 +14,8 @@ description:
   - Name, description and SQL are updated in place (UpdateNamedQuery); a different database
     cannot be updated, so the query is replaced.
   - No module of amazon.aws or community.aws manages Athena saved queries.
+  - The work group must exist, except in check mode (where an earlier task of the same run may create it)
+    and with C(state=absent) (nothing to delete).
 author:
   - SmartStream platform team (@smartstream)
 options:
@@ -105,6 +107,7 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -122,8 +125,14 @@ def view(query):
     }
 
 
+class WorkGroupMissing(Exception):
+    """The work group does not exist."""
+
+
 def find(client, workgroup, name):
     """Saved queries of ``workgroup`` called ``name`` (oldest listing order)."""
+    if not workgroup_exists(client, workgroup):
+        raise WorkGroupMissing(workgroup)
     found = []
     kwargs = {"WorkGroup": workgroup, "MaxResults": 50}
     while True:
@@ -136,6 +145,14 @@ def find(client, workgroup, name):
         if not page.get("NextToken"):
             return found
         kwargs["NextToken"] = page["NextToken"]
+
+
+def workgroup_exists(client, workgroup):
+    try:
+        client.get_work_group(aws_retry=True, WorkGroup=workgroup)
+        return True
+    except is_boto3_error_code("InvalidRequestException"):
+        return False
 
 
 def main():
@@ -158,9 +175,17 @@ def main():
         module.fail_json(msg="query: 1-262144 characters")
 
     client = module.client("athena", retry_decorator=AWSRetry.jittered_backoff())
+    # Athena refuses an empty Description (minimum length 1): leave it out instead.
+    described = {"Description": p["description"]} if p["description"] else {}
     wanted = {"name": p["name"], "database": p["database"], "query": p["query"], "description": p["description"]}
     try:
-        existing = find(client, p["workgroup"], p["name"])
+        try:
+            existing = find(client, p["workgroup"], p["name"])
+        except WorkGroupMissing:
+            # Absent: nothing to delete. Check mode: an earlier task of the run would create the work group.
+            if p["state"] == "present" and not module.check_mode:
+                module.fail_json(msg=f"work group {p['workgroup']} does not exist: create it first")
+            existing = []
         current = existing[0] if existing else None
         extra = existing[1:]
         before = view(current)
@@ -185,8 +210,8 @@ def main():
                         Name=p["name"],
                         Database=p["database"],
                         QueryString=p["query"],
-                        Description=p["description"],
                         WorkGroup=p["workgroup"],
+                        **described,
                     )["NamedQueryId"]
                 elif differs:
                     client.update_named_query(
@@ -194,7 +219,7 @@ def main():
                         NamedQueryId=current["NamedQueryId"],
                         Name=p["name"],
                         QueryString=p["query"],
-                        Description=p["description"],
+                        **described,
                     )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Athena saved query {p['name']} in work group {p['workgroup']}: the AWS request failed")

@@ -58,6 +58,8 @@ options:
       - C(stopped) stops a running task.
       - C(reloaded) reloads every table (C(reload-target)) and resumes change capture; it always acts.
       - Omitted leaves the run state as it is.
+      - Given with only I(identifier) (no instance, endpoints, mappings, settings or tags), the module controls
+        the run state of the existing task and changes nothing else (day-2 start, stop, resume, reload).
     choices: [started, stopped, resumed, reloaded]
     type: str
   replace:
@@ -411,10 +413,36 @@ def ensure_present(runner, params):
     return before
 
 
+DEFINITION = ("replication_instance_arn", "source_endpoint_arn", "target_endpoint_arn", "table_mappings")
+
+
+def control_only(params):
+    """Only a run state is asked of an existing task: nothing of its definition is given."""
+    return (
+        params["state"] == "present"
+        and params["run_state"] is not None
+        and not any(params[k] for k in DEFINITION + ("task_settings", "tags"))
+    )
+
+
+def control(runner, params):
+    """Put an existing task in the asked run state, leaving its definition alone."""
+    task = describe_task(runner.client, params["identifier"])
+    if task is None:
+        runner.module.fail_json(msg=f"Task {params['identifier']} does not exist: converge the ingestion layer first")
+    before = task_view(runner.client, task)
+    if task["Status"] in ("creating", "modifying", "starting", "stopping") and not runner.module.check_mode:
+        task = runner.wait_idle() if task["Status"] != "starting" else task
+    apply_run_state(runner, task, params["run_state"], params["identifier"])
+    return before
+
+
 def validate(module, params):
     problem = identifier_problem(params["identifier"], 255)
     if problem:
         module.fail_json(msg=problem)
+    if control_only(params):
+        return
     if params["state"] == "present":
         missing = [
             k
@@ -452,7 +480,9 @@ def main():
     client = module.client("dms", retry_decorator=AWSRetry.jittered_backoff())
     runner = Runner(module, client)
     try:
-        if params["state"] == "present":
+        if control_only(params):
+            before = control(runner, params)
+        elif params["state"] == "present":
             before = ensure_present(runner, params)
         else:
             task = describe_task(client, params["identifier"])

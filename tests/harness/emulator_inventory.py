@@ -82,7 +82,53 @@ def list_resources(region: str) -> dict[str, list[str]]:
             s["Name"] for s in client("secretsmanager", region).list_secrets(IncludePlannedDeletion=True)["SecretList"]
         ],
     }
+    found.update(platform_resources(region))
     return {service: sorted(ids) for service, ids in found.items()}
+
+
+def platform_resources(region: str) -> dict[str, list[str]]:
+    """What the later layers create: database, streaming, ingestion, processing, catalog, analytics, monitoring, IAM."""
+    rds = client("rds", region)
+    dms = client("dms", region)
+    iam = client("iam", region)
+    logs = client("logs", region)
+    glue = client("glue", region)
+    athena = client("athena", region)
+    return {
+        "rds:db-instance": [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]],
+        "rds:subnet-group": [g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]],
+        "rds:parameter-group": [
+            g["DBParameterGroupName"]
+            for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+            if not g["DBParameterGroupName"].startswith("default.")
+        ],
+        "rds:snapshot": [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots()["DBSnapshots"]],
+        "kinesis:stream": client("kinesis", region).list_streams()["StreamNames"],
+        "firehose:delivery-stream": client("firehose", region).list_delivery_streams()["DeliveryStreamNames"],
+        "dms:replication-task": [t["ReplicationTaskIdentifier"] for t in dms.describe_replication_tasks()["ReplicationTasks"]],
+        "dms:endpoint": [e["EndpointIdentifier"] for e in dms.describe_endpoints()["Endpoints"]],
+        "dms:replication-instance": [
+            i["ReplicationInstanceIdentifier"] for i in dms.describe_replication_instances()["ReplicationInstances"]
+        ],
+        "dms:subnet-group": [
+            g["ReplicationSubnetGroupIdentifier"]
+            for g in dms.describe_replication_subnet_groups()["ReplicationSubnetGroups"]
+        ],
+        "lambda:function": [f["FunctionName"] for f in client("lambda", region).list_functions()["Functions"]],
+        "sqs:queue": client("sqs", region).list_queues().get("QueueUrls", []),
+        "events:rule": [r["Name"] for r in client("events", region).list_rules()["Rules"]],
+        "logs:log-group": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]],
+        "glue:database": [d["Name"] for d in glue.get_databases()["DatabaseList"]],
+        "glue:crawler": [c["Name"] for c in glue.get_crawlers()["Crawlers"]],
+        "athena:workgroup": [w["Name"] for w in athena.list_work_groups()["WorkGroups"] if w["Name"] != "primary"],
+        "sns:topic": [t["TopicArn"] for t in client("sns", region).list_topics()["Topics"]],
+        "cloudwatch:alarm": [a["AlarmName"] for a in client("cloudwatch", region).describe_alarms()["MetricAlarms"]],
+        "cloudwatch:dashboard": [
+            d["DashboardName"] for d in client("cloudwatch", region).list_dashboards()["DashboardEntries"]
+        ],
+        "iam:role": [r["RoleName"] for r in iam.list_roles()["Roles"]],
+        "iam:policy": [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]],
+    }
 
 
 def secret_shape(name: str, region: str) -> dict[str, object]:

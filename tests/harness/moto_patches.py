@@ -699,6 +699,152 @@ def glue_update_crawler() -> None:
 
 
 # --------------------------------------------------------------------------
+# S3: notification filter rules
+# --------------------------------------------------------------------------
+# AWS: PutBucketNotificationConfiguration takes filter rule names in any case
+# (Prefix / prefix) and an empty value (which matches every key); reads
+# return the names as Prefix / Suffix. moto asserts lower-case names and a
+# non-empty value (500 otherwise), which community.aws.s3_bucket_notification
+# (it always sends Prefix and Suffix, Suffix empty when none is set) trips.
+_EMPTY = "__smartstream_empty_filter_value__"
+_FILTER_NAMES = {"prefix": "Prefix", "suffix": "Suffix"}
+
+
+def normalise_filter_xml(body: str) -> str:
+    """Lower-case filter rule names and mark empty values, so moto's parser accepts them."""
+    body = re.sub(r"<Name>\s*(Prefix|Suffix)\s*</Name>", lambda m: f"<Name>{m.group(1).lower()}</Name>", body, flags=re.I)
+    return re.sub(r"<Value>\s*</Value>|<Value\s*/>", f"<Value>{_EMPTY}</Value>", body)
+
+
+@_patch
+def s3_notification_filter_rules() -> None:
+    """Notification filter rules: names in any case, empty values, read back as Prefix / Suffix."""
+    from moto.s3.models import Notification
+    from moto.s3.responses import S3Response
+
+    original = S3Response._notification_config_from_body
+
+    def _notification_config_from_body(self: Any) -> Any:
+        raw = self.body.decode() if isinstance(self.body, bytes) else self.body
+        self.body = normalise_filter_xml(raw or "")
+        config = original(self)
+        for configs in (config or {}).values():
+            for item in configs if isinstance(configs, list) else []:
+                for rule in (item.get("Filter") or {}).get("S3Key", {}).get("FilterRule", []):
+                    rule["Name"] = _FILTER_NAMES.get(rule["Name"].lower(), rule["Name"])
+                    if rule["Value"] == _EMPTY:
+                        rule["Value"] = ""
+        return config
+
+    def _key_matches(self: Any, key_name: str) -> bool:
+        if "S3Key" not in self.filters:
+            return True
+        rules = {f["Name"].lower(): f["Value"] or "" for f in self.filters["S3Key"]["FilterRule"]}
+        return key_name.startswith(rules.get("prefix", "")) and key_name.endswith(rules.get("suffix", ""))
+
+    S3Response._notification_config_from_body = _notification_config_from_body
+    Notification._key_matches = _key_matches
+
+
+# --------------------------------------------------------------------------
+# RDS: gp3 baseline performance
+# --------------------------------------------------------------------------
+# AWS: an RDS instance on gp3 storage reports its Iops and StorageThroughput;
+# without provisioned values they are the baseline (below 400 GiB: 3000 IOPS
+# and 125 MiB/s; from 400 GiB: 12000 IOPS and 500 MiB/s). moto reports
+# neither, and amazon.aws.rds_instance fails with KeyError 'StorageThroughput'
+# when it compares an existing gp3 instance.
+def gp3_baseline(allocated_gib: int) -> tuple[int, int]:
+    """(IOPS, MiB/s) of RDS gp3 storage without provisioned performance."""
+    return (3000, 125) if allocated_gib < 400 else (12000, 500)
+
+
+@_patch
+def rds_gp3_baseline_performance() -> None:
+    """DescribeDBInstances reports gp3 Iops and StorageThroughput (the baseline unless provisioned)."""
+    from moto.rds.models import DBInstance
+
+    prop = DBInstance.storage_throughput
+
+    def getter(self: Any) -> Any:
+        value = prop.fget(self)
+        if value is None and self.storage_type == "gp3":
+            return gp3_baseline(int(self.allocated_storage or 20))[1]
+        return value
+
+    DBInstance.storage_throughput = property(getter, prop.fset)
+    original_init = DBInstance.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self.storage_type == "gp3" and not self.iops:
+            self.iops = gp3_baseline(int(self.allocated_storage or 20))[0]
+
+    DBInstance.__init__ = __init__
+
+
+# --------------------------------------------------------------------------
+# DMS: testing a connection again
+# --------------------------------------------------------------------------
+# AWS: TestConnection of an endpoint already tested from the instance runs a
+# new test (status testing, then the result). moto fails with
+# UnboundLocalError (a 500) the second time.
+@_patch
+def dms_test_connection_again() -> None:
+    """TestConnection repeated for the same instance and endpoint starts a new test."""
+    from moto.dms.models import DatabaseMigrationServiceBackend
+
+    original = DatabaseMigrationServiceBackend.test_connection
+
+    def test_connection(self: Any, replication_instance_arn: str, endpoint_arn: str) -> Any:
+        self.connections = [
+            c
+            for c in self.connections
+            if not (c.replication_instance_arn == replication_instance_arn and c.endpoint_arn == endpoint_arn)
+        ]
+        return original(self, replication_instance_arn, endpoint_arn)
+
+    DatabaseMigrationServiceBackend.test_connection = test_connection
+
+
+# --------------------------------------------------------------------------
+# Lambda: dead-letter configuration
+# --------------------------------------------------------------------------
+# AWS: CreateFunction / UpdateFunctionConfiguration take DeadLetterConfig
+# (TargetArn of an SQS queue or SNS topic) and GetFunction(Configuration)
+# reports it. moto drops it, so amazon.aws.lambda re-sends it on every run
+# (never idempotent).
+@_patch
+def lambda_dead_letter_config() -> None:
+    """Functions keep and report their DeadLetterConfig."""
+    from moto.awslambda.models import LambdaFunction
+
+    original_init = LambdaFunction.__init__
+    original_update = LambdaFunction.update_configuration
+    original_get = LambdaFunction.get_configuration
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.dead_letter_config = spec.get("DeadLetterConfig") or None
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> Any:
+        if "DeadLetterConfig" in config_updates:
+            self.dead_letter_config = config_updates["DeadLetterConfig"] or None
+        return original_update(self, config_updates)
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> Any:
+        config = original_get(self, *args, **kwargs)
+        target = (getattr(self, "dead_letter_config", None) or {}).get("TargetArn")
+        if target:
+            config["DeadLetterConfig"] = {"TargetArn": target}
+        return config
+
+    LambdaFunction.__init__ = __init__
+    LambdaFunction.update_configuration = update_configuration
+    LambdaFunction.get_configuration = get_configuration
+
+
+# --------------------------------------------------------------------------
 # Lambda: layers published by other accounts
 # --------------------------------------------------------------------------
 # AWS: a function may use a layer version of another account that shares it

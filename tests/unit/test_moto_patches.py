@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -41,6 +42,10 @@ def test_every_patch_is_registered_and_applied_once():
         "athena_named_query_update_delete",
         "athena_list_tags_untagged",
         "glue_update_crawler",
+        "s3_notification_filter_rules",
+        "rds_gp3_baseline_performance",
+        "dms_test_connection_again",
+        "lambda_dead_letter_config",
         "lambda_public_layers",
     }
 
@@ -356,3 +361,64 @@ def test_update_crawler_changes_settings_and_schedule(aws):
     with pytest.raises(ClientError) as err:
         glue.update_crawler(Name="missing", Role="r")
     assert err.value.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+def test_notification_filter_rules_in_any_case_and_empty(aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    s3.create_bucket(Bucket="lake")
+    queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rules = [{"Name": "Prefix", "Value": "raw/"}, {"Name": "Suffix", "Value": ""}]
+    s3.put_bucket_notification_configuration(
+        Bucket="lake",
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"Id": "n", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": rules}}}
+            ]
+        },
+    )
+    read = s3.get_bucket_notification_configuration(Bucket="lake")["QueueConfigurations"][0]
+    assert read["Filter"]["Key"]["FilterRules"] == rules
+    s3.put_object(Bucket="lake", Key="raw/a.gz", Body=b"x")
+    s3.put_object(Bucket="lake", Key="trusted/b.parquet", Body=b"x")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    keys = [json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"] for m in messages if "Records" in m["Body"]]
+    assert [unquote_plus(k) for k in keys] == ["raw/a.gz"]  # event keys are URL-encoded, as on AWS
+
+
+def test_gp3_instance_reports_baseline_performance(aws):
+    rds = boto3.client("rds", region_name=REGION)
+    rds.create_db_instance(
+        DBInstanceIdentifier="db",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        StorageType="gp3",
+        MasterUsername="admin",
+        MasterUserPassword="x" * 16,
+    )
+    instance = rds.describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]
+    assert (instance["Iops"], instance["StorageThroughput"]) == (3000, 125)
+
+
+def test_a_connection_can_be_tested_again(aws):
+    dms = boto3.client("dms", region_name=REGION)
+    instance = dms.create_replication_instance(
+        ReplicationInstanceIdentifier="ri", ReplicationInstanceClass="dms.t3.micro"
+    )["ReplicationInstance"]["ReplicationInstanceArn"]
+    endpoint = dms.create_endpoint(EndpointIdentifier="src", EndpointType="source", EngineName="postgres")["Endpoint"][
+        "EndpointArn"
+    ]
+    for _ in range(2):
+        dms.test_connection(ReplicationInstanceArn=instance, EndpointArn=endpoint)
+    found = dms.describe_connections(Filters=[{"Name": "endpoint-arn", "Values": [endpoint]}])["Connections"]
+    assert len(found) == 1
+
+
+def test_a_function_keeps_its_dead_letter_config(aws):
+    arn = f"arn:aws:sqs:{REGION}:123456789012:dlq"
+    _function([])
+    client = boto3.client("lambda", region_name=REGION)
+    client.update_function_configuration(FunctionName="fn", DeadLetterConfig={"TargetArn": arn})
+    assert client.get_function(FunctionName="fn")["Configuration"]["DeadLetterConfig"] == {"TargetArn": arn}
