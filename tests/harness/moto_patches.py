@@ -845,6 +845,27 @@ def lambda_dead_letter_config() -> None:
 
 
 # --------------------------------------------------------------------------
+# Glue: crawls finish
+# --------------------------------------------------------------------------
+# AWS: a crawl runs for a while, then ends (SUCCEEDED unless it fails). moto's
+# default state-manager transition for glue::crawl is "manual", advanced by
+# nothing, so a started crawl stays RUNNING forever. The harness default is a
+# crawl of CRAWL_SECONDS; tests may still set another transition and unset
+# it to come back to this default.
+CRAWL_SECONDS = 2
+
+
+@_patch
+def glue_crawls_finish() -> None:
+    """Crawls end CRAWL_SECONDS after they start (unless a test sets another transition)."""
+    from moto.moto_api import state_manager
+
+    state_manager.register_default_transition(
+        model_name="glue::crawl", transition={"progression": "time", "seconds": CRAWL_SECONDS}
+    )
+
+
+# --------------------------------------------------------------------------
 # Lambda: layers published by other accounts
 # --------------------------------------------------------------------------
 # AWS: a function may use a layer version of another account that shares it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import unquote_plus
 
 import boto3
@@ -46,6 +47,7 @@ def test_every_patch_is_registered_and_applied_once():
         "rds_gp3_baseline_performance",
         "dms_test_connection_again",
         "lambda_dead_letter_config",
+        "glue_crawls_finish",
         "lambda_public_layers",
     }
 
@@ -422,3 +424,13 @@ def test_a_function_keeps_its_dead_letter_config(aws):
     client = boto3.client("lambda", region_name=REGION)
     client.update_function_configuration(FunctionName="fn", DeadLetterConfig={"TargetArn": arn})
     assert client.get_function(FunctionName="fn")["Configuration"]["DeadLetterConfig"] == {"TargetArn": arn}
+
+
+def test_a_crawl_ends_after_the_default_duration(aws):
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_crawler(Name="c", Role="r", DatabaseName="d", Targets={"S3Targets": [{"Path": "s3://b/x/"}]})
+    glue.start_crawler(Name="c")
+    assert glue.get_crawler(Name="c")["Crawler"]["State"] == "RUNNING"
+    time.sleep(moto_patches.CRAWL_SECONDS + 0.5)
+    crawler = glue.get_crawler(Name="c")["Crawler"]
+    assert (crawler["State"], crawler["LastCrawl"]["Status"]) == ("READY", "SUCCEEDED")
