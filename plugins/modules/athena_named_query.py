@@ -222,7 +222,9 @@ def main():
                         **described,
                     )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Athena saved query {p['name']} in work group {p['workgroup']}: the AWS request failed")
+        module.fail_json_aws(
+            e, msg=f"Athena saved query {p['name']} in work group {p['workgroup']}: the AWS request failed"
+        )
 
     result = {"changed": changed, "named_query": after}
     if module._diff:

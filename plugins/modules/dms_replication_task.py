@@ -421,7 +421,7 @@ def control_only(params):
     return (
         params["state"] == "present"
         and params["run_state"] is not None
-        and not any(params[k] for k in DEFINITION + ("task_settings", "tags"))
+        and not any(params[k] for k in (*DEFINITION, "task_settings", "tags"))
     )
 
 

@@ -180,11 +180,15 @@ def current_settings(crawler):
             "UpdateBehavior": crawler.get("SchemaChangePolicy", {}).get("UpdateBehavior", "UPDATE_IN_DATABASE"),
             "DeleteBehavior": crawler.get("SchemaChangePolicy", {}).get("DeleteBehavior", "DEPRECATE_IN_DATABASE"),
         },
-        "RecrawlPolicy": {"RecrawlBehavior": crawler.get("RecrawlPolicy", {}).get("RecrawlBehavior", "CRAWL_EVERYTHING")},
+        "RecrawlPolicy": {
+            "RecrawlBehavior": crawler.get("RecrawlPolicy", {}).get("RecrawlBehavior", "CRAWL_EVERYTHING")
+        },
         "Schedule": (crawler.get("Schedule") or {}).get("ScheduleExpression", ""),
     }
     if crawler.get("Configuration"):
-        settings["Configuration"] = json.dumps(json.loads(crawler["Configuration"]), sort_keys=True, separators=(",", ":"))
+        settings["Configuration"] = json.dumps(
+            json.loads(crawler["Configuration"]), sort_keys=True, separators=(",", ":")
+        )
     return settings
 
 
@@ -261,14 +265,21 @@ def main():
     p = module.params
     if p["state"] == "present":
         if p["schedule"] and not CRON.match(p["schedule"]):
-            module.fail_json(msg=f"schedule '{p['schedule']}': a six-field Glue cron expression such as cron(0 2 * * ? *)")
+            module.fail_json(
+                msg=f"schedule '{p['schedule']}': a six-field Glue cron expression such as cron(0 2 * * ? *)"
+            )
         if not p["s3_targets"]:
             module.fail_json(msg="s3_targets: at least one S3 path")
         bad = [t["path"] for t in p["s3_targets"] if not t["path"].startswith("s3://")]
         if bad:
             module.fail_json(msg=f"s3_targets: not an S3 path: {', '.join(bad)}")
-        if p["recrawl_behavior"] == "CRAWL_NEW_FOLDERS_ONLY" and (p["update_behavior"], p["delete_behavior"]) != ("LOG", "LOG"):
-            module.fail_json(msg="recrawl_behavior CRAWL_NEW_FOLDERS_ONLY needs update_behavior and delete_behavior LOG")
+        if p["recrawl_behavior"] == "CRAWL_NEW_FOLDERS_ONLY" and (p["update_behavior"], p["delete_behavior"]) != (
+            "LOG",
+            "LOG",
+        ):
+            module.fail_json(
+                msg="recrawl_behavior CRAWL_NEW_FOLDERS_ONLY needs update_behavior and delete_behavior LOG"
+            )
 
     client = module.client("glue", retry_decorator=AWSRetry.jittered_backoff())
     name = p["name"]

@@ -9,8 +9,8 @@ short_description: Build a byte-for-byte reproducible zip of Lambda function cod
 version_added: 0.1.0
 description:
   - Zips Python package directories into a Lambda deployment package that is identical, byte for
-    byte, whenever the source files are: entries sorted, one fixed timestamp, fixed permissions,
-    fixed compression, no directory entries, caches and tests left out.
+    byte, whenever the source files are. Entries are sorted, with one fixed timestamp, fixed permissions
+    and fixed compression; no directory entries; caches and tests are left out.
   - C(amazon.aws.lambda) compares the SHA-256 of the zip with the function's C(CodeSha256) and
     uploads the code when they differ, so a zip rebuilt from unchanged code does not redeploy
     the function. Archiving modules (C(community.general.archive)) record file times and are
@@ -106,7 +106,7 @@ def collect(sources, patterns):
                 if excluded(name, patterns):
                     continue
                 path = os.path.join(root, name)
-                arcname = "/".join([base] + os.path.relpath(path, src).split(os.sep))
+                arcname = "/".join([base, *os.path.relpath(path, src).split(os.sep)])
                 if arcname in entries:
                     raise ValueError(f"{arcname} comes from two sources: {entries[arcname]} and {path}")
                 entries[arcname] = path
@@ -131,9 +131,7 @@ def main():
         argument_spec=dict(
             src=dict(type="list", elements="path", required=True),
             dest=dict(type="path", required=True),
-            exclude=dict(
-                type="list", elements="str", default=["__pycache__", "*.pyc", "*.pyo", "tests", ".*"]
-            ),
+            exclude=dict(type="list", elements="str", default=["__pycache__", "*.pyc", "*.pyo", "tests", ".*"]),
         ),
         supports_check_mode=True,
     )
@@ -175,7 +173,7 @@ def main():
         changed=changed,
         dest=dest,
         code_sha256=base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"),
-        files=[name for name, _ in entries],
+        files=[entry[0] for entry in entries],
         size=len(data),
     )
 

@@ -16,10 +16,10 @@ description:
     to the credentials secret without knowing or regenerating the password.
   - Can also return the whole value (I(return_value)), for tasks that must connect with it.
     Such tasks must set C(no_log).
-  - Neither the output nor the diff ever contains values: the diff lists the names of the keys
+  - Neither the output nor the diff ever contains values; the diff lists the names of the keys
     that change.
   - In check mode a missing secret is not an error (an earlier task of the same run would create
-    it): the module reports every given key as changing, and RV(value) holds only those keys.
+    it). The module then reports every given key as changing, and RV(value) holds only those keys.
 author:
   - SmartStream platform team (@smartstream)
 options:

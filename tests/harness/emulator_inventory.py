@@ -105,7 +105,9 @@ def platform_resources(region: str) -> dict[str, list[str]]:
         "rds:snapshot": [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots()["DBSnapshots"]],
         "kinesis:stream": client("kinesis", region).list_streams()["StreamNames"],
         "firehose:delivery-stream": client("firehose", region).list_delivery_streams()["DeliveryStreamNames"],
-        "dms:replication-task": [t["ReplicationTaskIdentifier"] for t in dms.describe_replication_tasks()["ReplicationTasks"]],
+        "dms:replication-task": [
+            t["ReplicationTaskIdentifier"] for t in dms.describe_replication_tasks()["ReplicationTasks"]
+        ],
         "dms:endpoint": [e["EndpointIdentifier"] for e in dms.describe_endpoints()["Endpoints"]],
         "dms:replication-instance": [
             i["ReplicationInstanceIdentifier"] for i in dms.describe_replication_instances()["ReplicationInstances"]

@@ -676,9 +676,9 @@ _CRAWLER_FIELDS = {
 @_patch
 def glue_update_crawler() -> None:
     """UpdateCrawler, refused while the crawler runs."""
+    from moto.core.utils import utcnow
     from moto.glue.exceptions import CrawlerRunningException, EntityNotFoundException
     from moto.glue.responses import GlueResponse
-    from moto.core.utils import utcnow
 
     def update_crawler(self: Any) -> Any:
         name = self._get_param("Name")
@@ -712,7 +712,9 @@ _FILTER_NAMES = {"prefix": "Prefix", "suffix": "Suffix"}
 
 def normalise_filter_xml(body: str) -> str:
     """Lower-case filter rule names and mark empty values, so moto's parser accepts them."""
-    body = re.sub(r"<Name>\s*(Prefix|Suffix)\s*</Name>", lambda m: f"<Name>{m.group(1).lower()}</Name>", body, flags=re.I)
+    body = re.sub(
+        r"<Name>\s*(Prefix|Suffix)\s*</Name>", lambda m: f"<Name>{m.group(1).lower()}</Name>", body, flags=re.I
+    )
     return re.sub(r"<Value>\s*</Value>|<Value\s*/>", f"<Value>{_EMPTY}</Value>", body)
 
 

@@ -83,7 +83,7 @@ def role_policies(iam: Any, role: str) -> dict[str, Any]:
     return {n: iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names}
 
 
-def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Report:  # noqa: PLR0915
+def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Report:
     report = Report()
     prefix = f"smartstream-{outputs['environment']}"
     lake = outputs["storage"]["data_lake_bucket_name"]
@@ -140,7 +140,11 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
         value = json.loads(sm.get_secret_value(SecretId=outputs["secrets"]["db_secret_name"])["SecretString"])
         endpoint = rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]["Endpoint"]
         shape = sorted(value)
-        ok = value.get("host") == endpoint["Address"] and value.get("port") == endpoint["Port"] and len(value["password"]) == 32
+        ok = (
+            value.get("host") == endpoint["Address"]
+            and value.get("port") == endpoint["Port"]
+            and len(value["password"]) == 32
+        )
         return ok, {"keys": shape}
 
     report.run("database", "instance encrypted, private, backed up, logs exported, per environment", db_instance)
@@ -237,8 +241,7 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
             "stream": ks.get("StreamArn"),
             "format": ks.get("MessageFormat"),
             "metadata": all(
-                ks.get(k)
-                for k in ("IncludeTransactionDetails", "IncludePartitionValue", "IncludeControlDetails")
+                ks.get(k) for k in ("IncludeTransactionDetails", "IncludePartitionValue", "IncludeControlDetails")
             ),
         }
         want = {
@@ -261,7 +264,9 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
         settings = json.loads(t.get("ReplicationTaskSettings") or "{}")
         got = {
             "type": t["MigrationType"],
-            "tables": sorted(f"{r['object-locator']['schema-name']}.{r['object-locator']['table-name']}" for r in rules),
+            "tables": sorted(
+                f"{r['object-locator']['schema-name']}.{r['object-locator']['table-name']}" for r in rules
+            ),
             "logging": settings.get("Logging", {}).get("EnableLogging"),
             "status": t["Status"],
             "instance": t["ReplicationInstanceArn"],
@@ -275,8 +280,12 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
         }
         return got == want, {"want": want, "got": got}
 
-    report.run("ingestion", "replication instance private, in the private subnet group, DMS security group", dms_instance)
-    report.run("ingestion", "source reads credentials from the secret over TLS; target writes JSON lines", dms_endpoints)
+    report.run(
+        "ingestion", "replication instance private, in the private subnet group, DMS security group", dms_instance
+    )
+    report.run(
+        "ingestion", "source reads credentials from the secret over TLS; target writes JSON lines", dms_endpoints
+    )
     report.run("ingestion", "task full-load-and-cdc of the inventory's tables, logging on, started", dms_task)
 
     # ----------------------------------------------------------- processing
@@ -359,7 +368,9 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
         return all(v == expect["log_retention_days"] for v in got.values()), got
 
     report.run("processing", "functions: runtime, pandas layer, private subnets, DLQ, tracing, memory", functions)
-    report.run("processing", "invoke permissions scoped to the bucket+account and to the schedule rule", invoke_permissions)
+    report.run(
+        "processing", "invoke permissions scoped to the bucket+account and to the schedule rule", invoke_permissions
+    )
     report.run("processing", "objects created under raw/ notify the transform", raw_notification)
     report.run("processing", "ML schedule per inventory, targeting the ML function", schedule)
     report.run("processing", "dead-letter queue encrypted, 14 days", dead_letter_queue)
@@ -417,7 +428,9 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
         ids = athena.list_named_queries(WorkGroup=outputs["analytics"]["workgroup_name"])["NamedQueryIds"]
         queries = {q["Name"]: q for q in (athena.get_named_query(NamedQueryId=i)["NamedQuery"] for i in ids)}
         ok = sorted(queries) == sorted(outputs["analytics"]["saved_queries"])
-        ok = ok and all(q["Database"] == cat["database_name"] and "SELECT" in q["QueryString"] for q in queries.values())
+        ok = ok and all(
+            q["Database"] == cat["database_name"] and "SELECT" in q["QueryString"] for q in queries.values()
+        )
         return ok, sorted(queries)
 
     report.run("analytics", "workgroup enforces encrypted results location and a bytes-scanned cutoff", workgroup)
@@ -459,7 +472,10 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
         pattern = json.loads(rule["EventPattern"])
         targets = [t["Arn"] for t in events.list_targets_by_rule(Rule=mon["task_failure_rule"])["Targets"]]
         ok = pattern.get("source") == ["aws.dms"] and targets == [mon["alert_topic_arn"]]
-        return ok and pattern["detail"]["eventType"] == ["REPLICATION_TASK_FAILED"], {"pattern": pattern, "targets": targets}
+        return ok and pattern["detail"]["eventType"] == ["REPLICATION_TASK_FAILED"], {
+            "pattern": pattern,
+            "targets": targets,
+        }
 
     def dashboard() -> tuple[bool, Any]:
         body = json.loads(cw.get_dashboard(DashboardName=mon["dashboard_name"])["DashboardBody"])

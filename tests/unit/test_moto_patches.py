@@ -353,7 +353,11 @@ def test_an_untagged_work_group_lists_no_tags(aws):
 def test_update_crawler_changes_settings_and_schedule(aws):
     glue = boto3.client("glue", region_name=REGION)
     glue.create_crawler(
-        Name="c", Role="r", DatabaseName="db", Targets={"S3Targets": [{"Path": "s3://b/x/"}]}, Schedule="cron(0 2 * * ? *)"
+        Name="c",
+        Role="r",
+        DatabaseName="db",
+        Targets={"S3Targets": [{"Path": "s3://b/x/"}]},
+        Schedule="cron(0 2 * * ? *)",
     )
     glue.update_crawler(Name="c", Targets={"S3Targets": [{"Path": "s3://b/y/"}]}, Schedule="")
     crawler = glue.get_crawler(Name="c")["Crawler"]
@@ -376,7 +380,12 @@ def test_notification_filter_rules_in_any_case_and_empty(aws):
         Bucket="lake",
         NotificationConfiguration={
             "QueueConfigurations": [
-                {"Id": "n", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": rules}}}
+                {
+                    "Id": "n",
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": rules}},
+                }
             ]
         },
     )
