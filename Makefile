@@ -80,7 +80,7 @@ sanity: venv ## ansible-test sanity of what the collection ships (validate-modul
 	scripts/sanity.sh
 
 molecule: up ## Molecule default scenario: check mode, converge, idempotence, verify, teardown
-	cd $(CURDIR) && $(BIN)/molecule test -s default
+	cd $(CURDIR) && $(BIN)/molecule reset -s default >/dev/null && $(BIN)/molecule test -s default
 
 test: lint sanity pytest build molecule ## Everything CI runs
 

@@ -124,6 +124,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.smartstream.pipeline.plugins.module_utils.glue import get_crawler
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import (
     WaitFailed,
     WaitTimeout,
@@ -132,13 +133,6 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_a
 )
 
 CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
-
-
-def get_crawler(client, name):
-    try:
-        return client.get_crawler(aws_retry=True, Name=name)["Crawler"]
-    except is_boto3_error_code("EntityNotFoundException"):
-        return None
 
 
 def crawler_arn(client, name, account):

@@ -118,16 +118,10 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.smartstream.pipeline.plugins.module_utils.glue import get_crawler
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import WaitTimeout, wait_for
 
 TERMINAL = ("SUCCEEDED", "CANCELLED", "FAILED")
-
-
-def get_crawler(client, name):
-    try:
-        return client.get_crawler(aws_retry=True, Name=name)["Crawler"]
-    except is_boto3_error_code("EntityNotFoundException"):
-        return None
 
 
 def run(module, client, params):
