@@ -110,3 +110,20 @@ def test_nat_egress_per_az_converges_idempotently_and_tears_down_clean(clean_emu
     gone = run_playbook("teardown.yml", "--tags", "network")
     assert gone.returncode == 0, gone.stdout[-3000:]
     assert nothing_of_ours(), list_resources("us-east-1")
+
+
+def test_replication_never_starts_before_firehose_is_active(clean_emulator):
+    # Firehose reads its Kinesis source from LATEST: records DMS wrote before it
+    # is ACTIVE would be lost, so replication control refuses to start the task.
+    result = run_playbook("replication.yml", "-e", "replication_action=start")
+
+    assert result.returncode != 0
+    assert "not ACTIVE: the task was left as it is" in result.stdout, result.stdout[-3000:]
+    assert nothing_of_ours()
+
+
+def test_replication_status_of_a_platform_that_is_not_there(clean_emulator):
+    result = run_playbook("replication.yml", "-e", "replication_action=status")
+
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "status: missing" in result.stdout
