@@ -66,7 +66,7 @@ moto_up() {
   # A simple command in the background (not a list), so $! is the server
   # itself; every stream redirected, so no caller's pipe is held open.
   cd "$ROOT"
-  nohup "$PYTHON" -m tests.harness.moto_server -H 127.0.0.1 -p "$MOTO_PORT" \
+  nohup "$PYTHON" -m emulator.server -H 127.0.0.1 -p "$MOTO_PORT" \
     -c "$CA_BUNDLE" -k "$TLS_DIR/key.pem" </dev/null >>"$LOG_DIR/moto.log" 2>&1 &
   echo $! >"$MOTO_PID"
   for _ in $(seq 1 100); do
@@ -79,7 +79,7 @@ moto_up() {
 
 moto_down() {
   local pids
-  pids=$( { [ -f "$MOTO_PID" ] && cat "$MOTO_PID"; pgrep -f "tests.harness.moto_server -H 127.0.0.1 -p $MOTO_PORT "; } \
+  pids=$( { [ -f "$MOTO_PID" ] && cat "$MOTO_PID"; pgrep -f "emulator.server -H 127.0.0.1 -p $MOTO_PORT "; } \
           2>/dev/null | sort -u | xargs -r ps -o pid= -p 2>/dev/null || true)
   if [ -z "$pids" ]; then
     log "emulator not running (by this harness)"

@@ -11,9 +11,11 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.harness import moto_patches
+from emulator import patches
+from emulator.patches import awslambda, s3
+from emulator.patches import glue as glue_patches
 
-moto_patches.apply_all()
+patches.apply_all()
 REGION = "us-east-1"
 
 
@@ -28,8 +30,8 @@ def aws(monkeypatch):
 
 
 def test_every_patch_is_registered_and_applied_once():
-    assert moto_patches.apply_all() == list(moto_patches.PATCHES)
-    assert set(moto_patches.PATCHES) == {
+    assert patches.apply_all() == list(patches.PATCHES)
+    assert set(patches.PATCHES) == {
         "rds_engine_default_parameters",
         "rds_parameter_group_not_found",
         "s3_bucket_policy_transport_conditions",
@@ -144,7 +146,7 @@ def test_unconditional_deny_still_denies(aws):
 )
 def test_statement_applies_to_tls_request(condition, applies):
     statement = {"Effect": "Deny"} if condition is None else {"Effect": "Deny", "Condition": condition}
-    assert moto_patches.statement_applies_to_tls_request(statement) is applies
+    assert s3.statement_applies_to_tls_request(statement) is applies
 
 
 def test_nat_gateway_tags_are_found_by_resource_type_natgateway(aws):
@@ -340,7 +342,7 @@ def test_an_unknown_layer_of_the_own_account_still_fails(aws):
     ],
 )
 def test_foreign_layer_version(arn, foreign):
-    assert moto_patches.foreign_layer_version(arn, "123456789012") is foreign
+    assert awslambda.foreign_layer_version(arn, "123456789012") is foreign
 
 
 def test_an_untagged_work_group_lists_no_tags(aws):
@@ -440,6 +442,6 @@ def test_a_crawl_ends_after_the_default_duration(aws):
     glue.create_crawler(Name="c", Role="r", DatabaseName="d", Targets={"S3Targets": [{"Path": "s3://b/x/"}]})
     glue.start_crawler(Name="c")
     assert glue.get_crawler(Name="c")["Crawler"]["State"] == "RUNNING"
-    time.sleep(moto_patches.CRAWL_SECONDS + 0.5)
+    time.sleep(glue_patches.CRAWL_SECONDS + 0.5)
     crawler = glue.get_crawler(Name="c")["Crawler"]
     assert (crawler["State"], crawler["LastCrawl"]["Status"]) == ("READY", "SUCCEEDED")

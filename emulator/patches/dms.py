@@ -1,0 +1,258 @@
+"""Patches of moto's DMS for the local emulator (see emulator/README.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.patches.registry import patch as _patch
+
+
+# --------------------------------------------------------------------------
+# DMS tags
+# --------------------------------------------------------------------------
+# AWS: AddTagsToResource / RemoveTagsFromResource tag any DMS resource by
+# ARN (ListTagsForResource reads them). moto lists tags but cannot change
+# them after creation.
+@_patch
+def dms_tag_resource() -> None:
+    """AddTagsToResource and RemoveTagsFromResource for DMS resources."""
+    from moto.dms.responses import DatabaseMigrationServiceResponse
+
+    def add_tags_to_resource(self: Any) -> str:
+        self.dms_backend.tagger.tag_resource(self._get_param("ResourceArn"), self._get_param("Tags") or [])
+        return "{}"
+
+    def remove_tags_from_resource(self: Any) -> str:
+        self.dms_backend.tagger.untag_resource_using_names(
+            self._get_param("ResourceArn"), self._get_param("TagKeys") or []
+        )
+        return "{}"
+
+    DatabaseMigrationServiceResponse.add_tags_to_resource = add_tags_to_resource
+    DatabaseMigrationServiceResponse.remove_tags_from_resource = remove_tags_from_resource
+
+
+# --------------------------------------------------------------------------
+# DMS ModifyEndpoint
+# --------------------------------------------------------------------------
+# AWS: ModifyEndpoint changes an endpoint in place; each *Settings given is
+# merged into the current settings, or replaces them with ExactSettings=true.
+# moto has no ModifyEndpoint.
+_ENDPOINT_FIELDS = {
+    "EndpointType": "endpoint_type",
+    "EngineName": "engine_name",
+    "Username": "username",
+    "ServerName": "server_name",
+    "Port": "port",
+    "DatabaseName": "database_name",
+    "ExtraConnectionAttributes": "extra_connection_attributes",
+    "CertificateArn": "certificate_arn",
+    "SslMode": "ssl_mode",
+    "ServiceAccessRoleArn": "service_access_role_arn",
+}
+_ENDPOINT_SETTINGS = {
+    "KinesisSettings": "kinesis_settings",
+    "PostgreSQLSettings": "postgre_sql_settings",
+    "S3Settings": "s3_settings",
+    "KafkaSettings": "kafka_settings",
+    "MySQLSettings": "my_sql_settings",
+}
+
+
+@_patch
+def dms_modify_endpoint() -> None:
+    """ModifyEndpoint, with the ExactSettings semantics of the *Settings structures."""
+    import json
+
+    from moto.dms.exceptions import ResourceNotFoundFault
+    from moto.dms.responses import DatabaseMigrationServiceResponse
+
+    def modify_endpoint(self: Any) -> str:
+        params = json.loads(self.body)
+        arn = params["EndpointArn"]
+        endpoint = next((e for e in self.dms_backend.endpoints.values() if e.endpoint_arn == arn), None)
+        if endpoint is None:
+            raise ResourceNotFoundFault("Endpoint could not be found.")
+        for api_name, attr in _ENDPOINT_FIELDS.items():
+            if api_name in params:
+                setattr(endpoint, attr, params[api_name])
+        if "EndpointIdentifier" in params:
+            endpoint.endpoint_identifier = params["EndpointIdentifier"]
+        for api_name, attr in _ENDPOINT_SETTINGS.items():
+            if api_name in params:
+                current = getattr(endpoint, attr) or {}
+                new = params[api_name] if params.get("ExactSettings") else {**current, **params[api_name]}
+                setattr(endpoint, attr, new)
+        return json.dumps({"Endpoint": endpoint.to_dict()})
+
+    DatabaseMigrationServiceResponse.modify_endpoint = modify_endpoint
+
+
+# --------------------------------------------------------------------------
+# DMS replication tasks: lifecycle
+# --------------------------------------------------------------------------
+# AWS: a task is "creating", then "ready"; StartReplicationTask's
+# StartReplicationTaskType decides: start-replication for a first run only,
+# resume-processing only for a task that ran before, reload-target reloads
+# and resumes; a call in a wrong state raises InvalidResourceStateFault. The
+# task passes through "starting", "stopping" and "modifying"; a full-load
+# task ends "stopped" with StopReason FULL_LOAD_ONLY_FINISHED.
+# ModifyReplicationTask needs the task not running. DescribeTableStatistics
+# reports per-table counters.
+# moto: a task stays "creating", the start type is ignored, there is no
+# StopReason, no ModifyReplicationTask and no DescribeTableStatistics.
+# Here each transitional state lasts DMS_TASK_TRANSITION_DESCRIBES describes.
+DMS_TASK_TRANSITION_DESCRIBES = 2
+
+
+@_patch
+def dms_replication_task_lifecycle() -> None:
+    """Start types, transitional states, StopReason, ModifyReplicationTask, DescribeTableStatistics."""
+    import json
+
+    from moto.core.utils import utcnow
+    from moto.dms.exceptions import InvalidResourceStateFault, ResourceNotFoundFault
+    from moto.dms.models import DatabaseMigrationServiceBackend, FakeReplicationTask
+    from moto.dms.responses import DatabaseMigrationServiceResponse
+
+    def settle(task: Any) -> None:
+        """Advance a transitional state by one describe."""
+        pending = getattr(task, "_pending", None)
+        if task.status == "creating" and pending is None:
+            task._pending = ("ready", DMS_TASK_TRANSITION_DESCRIBES, None)
+            pending = task._pending
+        if pending is None:
+            return
+        target, left, reason = pending
+        if left > 1:
+            task._pending = (target, left - 1, reason)
+            return
+        task.status = target
+        task._pending = None
+        if reason is not None:
+            task.stop_reason = reason
+            task.stop_date = utcnow()
+
+    original_describe = DatabaseMigrationServiceBackend.describe_replication_tasks
+
+    def describe_replication_tasks(self: Any, filters: Any, max_records: Any) -> Any:
+        tasks = list(original_describe(self, filters, max_records))
+        for task in tasks:
+            settle(task)
+        return tasks
+
+    original_to_dict = FakeReplicationTask.to_dict
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        data = original_to_dict(self)
+        if getattr(self, "stop_reason", None):
+            data["StopReason"] = self.stop_reason
+        return data
+
+    def task_of(response: Any) -> Any:
+        arn = json.loads(response.body)["ReplicationTaskArn"]
+        task = response.dms_backend.replication_tasks.get(arn)
+        if task is None:
+            raise ResourceNotFoundFault("Replication task could not be found.")
+        return task
+
+    def start_replication_task(self: Any) -> str:
+        params = json.loads(self.body)
+        task = task_of(self)
+        kind = params.get("StartReplicationTaskType", "start-replication")
+        if task.status not in ("ready", "stopped", "failed"):
+            raise InvalidResourceStateFault(f"Replication task is in state {task.status}, it cannot be started")
+        ran_before = task.start_date is not None
+        if kind == "start-replication" and ran_before:
+            raise InvalidResourceStateFault(
+                "start-replication is for a first run; use resume-processing or reload-target"
+            )
+        if kind in ("resume-processing", "reload-target") and not ran_before:
+            raise InvalidResourceStateFault(f"{kind} needs a task that ran before; use start-replication")
+        task.status = "starting"
+        task.start_date = utcnow()
+        task.stop_reason = None
+        if task.migration_type == "full-load":
+            task._pending = ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason FULL_LOAD_ONLY_FINISHED")
+        else:
+            task._pending = ("running", DMS_TASK_TRANSITION_DESCRIBES, None)
+        task.runs = getattr(task, "runs", 0) + 1
+        return json.dumps({"ReplicationTask": task.to_dict()})
+
+    def stop_replication_task(self: Any) -> str:
+        task = task_of(self)
+        if task.status != "running":
+            raise InvalidResourceStateFault(f"Replication task is in state {task.status}, it is not running")
+        task.status = "stopping"
+        task._pending = ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason NORMAL")
+        return json.dumps({"ReplicationTask": task.to_dict()})
+
+    def modify_replication_task(self: Any) -> str:
+        params = json.loads(self.body)
+        task = task_of(self)
+        if task.status not in ("ready", "stopped", "failed"):
+            raise InvalidResourceStateFault(f"Replication task is in state {task.status}; stop it before modifying")
+        for key, attr in (
+            ("TableMappings", "table_mappings"),
+            ("ReplicationTaskSettings", "replication_task_settings"),
+            ("MigrationType", "migration_type"),
+        ):
+            if key in params:
+                setattr(task, attr, params[key])
+        previous = task.status
+        task.status = "modifying"
+        task._pending = (previous, DMS_TASK_TRANSITION_DESCRIBES, getattr(task, "stop_reason", None))
+        return json.dumps({"ReplicationTask": task.to_dict()})
+
+    def describe_table_statistics(self: Any) -> str:
+        task = task_of(self)
+        rules = json.loads(task.table_mappings or "{}").get("rules", [])
+        stats = []
+        for rule in rules:
+            locator = rule.get("object-locator", {})
+            if rule.get("rule-type") != "selection" or rule.get("rule-action") != "include":
+                continue
+            stats.append(
+                {
+                    "SchemaName": locator.get("schema-name"),
+                    "TableName": locator.get("table-name"),
+                    "Inserts": 0,
+                    "Deletes": 0,
+                    "Updates": 0,
+                    "Ddls": 0,
+                    "FullLoadRows": 0,
+                    "TableState": "Table completed" if task.start_date else "Before load",
+                }
+            )
+        return json.dumps({"ReplicationTaskArn": task.arn, "TableStatistics": stats})
+
+    DatabaseMigrationServiceBackend.describe_replication_tasks = describe_replication_tasks
+    FakeReplicationTask.to_dict = to_dict
+    DatabaseMigrationServiceResponse.start_replication_task = start_replication_task
+    DatabaseMigrationServiceResponse.stop_replication_task = stop_replication_task
+    DatabaseMigrationServiceResponse.modify_replication_task = modify_replication_task
+    DatabaseMigrationServiceResponse.describe_table_statistics = describe_table_statistics
+
+
+# --------------------------------------------------------------------------
+# DMS: testing a connection again
+# --------------------------------------------------------------------------
+# AWS: TestConnection of an endpoint already tested from the instance runs a
+# new test (status testing, then the result). moto fails with
+# UnboundLocalError (a 500) the second time.
+@_patch
+def dms_test_connection_again() -> None:
+    """TestConnection repeated for the same instance and endpoint starts a new test."""
+    from moto.dms.models import DatabaseMigrationServiceBackend
+
+    original = DatabaseMigrationServiceBackend.test_connection
+
+    def test_connection(self: Any, replication_instance_arn: str, endpoint_arn: str) -> Any:
+        self.connections = [
+            c
+            for c in self.connections
+            if not (c.replication_instance_arn == replication_instance_arn and c.endpoint_arn == endpoint_arn)
+        ]
+        return original(self, replication_instance_arn, endpoint_arn)
+
+    DatabaseMigrationServiceBackend.test_connection = test_connection

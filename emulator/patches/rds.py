@@ -1,0 +1,205 @@
+"""Patches of moto's RDS for the local emulator (see emulator/README.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.rds import models as rds_models
+from moto.rds import responses as rds_responses
+from moto.rds.exceptions import DBParameterGroupNotFoundError
+
+from emulator.patches.registry import patch as _patch
+
+# --------------------------------------------------------------------------
+# RDS engine-default parameters
+# --------------------------------------------------------------------------
+# AWS: a new DB parameter group already holds every parameter of its family
+# with Source=engine-default and its metadata (ApplyType, DataType,
+# AllowedValues, IsModifiable); DescribeDBParameters lists them all and
+# DescribeEngineDefaultParameters returns them for a family. moto returns
+# only the parameters a caller modified, without metadata, and has no
+# DescribeEngineDefaultParameters, so amazon.aws.rds_instance_param_group
+# reports every parameter as "not an available parameter".
+#
+# The catalogue holds the PostgreSQL parameters the platform sets or reads,
+# with the metadata AWS documents for the postgres13..17 families.
+_POSTGRES_DEFAULTS: list[dict[str, Any]] = [
+    {
+        "ParameterName": "rds.logical_replication",
+        "ApplyType": "static",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "ParameterValue": "0",
+        "Description": "Enables logical decoding.",
+    },
+    {
+        "ParameterName": "rds.force_ssl",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "ParameterValue": "0",
+        "Description": "Force SSL connections.",
+    },
+    {
+        "ParameterName": "max_replication_slots",
+        "ApplyType": "static",
+        "DataType": "integer",
+        "AllowedValues": "5-8388607",
+        "Description": "Sets the maximum number of replication slots.",
+    },
+    {
+        "ParameterName": "max_wal_senders",
+        "ApplyType": "static",
+        "DataType": "integer",
+        "AllowedValues": "5-8388607",
+        "Description": "Sets the maximum number of simultaneously running WAL sender processes.",
+    },
+    {
+        "ParameterName": "max_logical_replication_workers",
+        "ApplyType": "static",
+        "DataType": "integer",
+        "AllowedValues": "0-262143",
+        "Description": "Maximum number of logical replication worker processes.",
+    },
+    {
+        "ParameterName": "wal_sender_timeout",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "0-3600000",
+        "ParameterValue": "30000",
+        "Description": "Sets the maximum time to wait for WAL replication (ms).",
+    },
+    {
+        "ParameterName": "shared_preload_libraries",
+        "ApplyType": "static",
+        "DataType": "list",
+        "AllowedValues": "auto_explain,orafce,pg_cron,pg_hint_plan,pg_similarity,"
+        "pg_stat_statements,pg_tle,pg_transport,plprofiler,pglogical",
+        "ParameterValue": "pg_stat_statements",
+        "Description": "Lists shared libraries to preload into server.",
+    },
+    {
+        "ParameterName": "log_min_duration_statement",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "-1-2147483647",
+        "Description": "Sets the minimum execution time above which statements will be logged.",
+    },
+    {
+        "ParameterName": "log_connections",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "Description": "Logs each successful connection.",
+    },
+    {
+        "ParameterName": "log_disconnections",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "Description": "Logs end of a session, including duration.",
+    },
+    {
+        "ParameterName": "idle_in_transaction_session_timeout",
+        "ApplyType": "dynamic",
+        "DataType": "integer",
+        "AllowedValues": "0-2147483647",
+        "Description": "Sets the maximum allowed duration of any idling transaction (ms).",
+    },
+]
+_POSTGRES_FAMILIES = {f"postgres{v}" for v in range(13, 18)}
+
+
+def engine_default_parameters(family: str) -> list[dict[str, Any]]:
+    """The engine-default parameters of a family ([] for families not catalogued)."""
+    if family not in _POSTGRES_FAMILIES:
+        return []
+    return [
+        {**param, "Source": "engine-default", "IsModifiable": True, "ApplyMethod": "pending-reboot"}
+        for param in _POSTGRES_DEFAULTS
+    ]
+
+
+@_patch
+def rds_engine_default_parameters() -> None:
+    """DescribeEngineDefaultParameters, and DescribeDBParameters listing defaults."""
+
+    def describe_engine_default_parameters(self: Any) -> Any:
+        family = self.params.get("DBParameterGroupFamily")
+        return rds_responses.ActionResult(
+            {"EngineDefaults": {"DBParameterGroupFamily": family, "Parameters": engine_default_parameters(family)}}
+        )
+
+    def describe_db_parameters(self: Any) -> Any:
+        name = self.params.get("DBParameterGroupName")
+        groups = self.backend.describe_db_parameter_groups({"db_parameter_group_name": name})
+        if not groups:
+            raise DBParameterGroupNotFoundError(name)
+        group = groups[0]
+        merged = {p["ParameterName"]: p for p in engine_default_parameters(group.family)}
+        for user_param in group.parameters.values():
+            base = merged.get(user_param["ParameterName"], {})
+            merged[user_param["ParameterName"]] = {**base, **user_param, "Source": "user"}
+        source = self.params.get("Source")
+        params = [p for p in merged.values() if not source or p.get("Source") == source]
+        return rds_responses.ActionResult({"Parameters": params})
+
+    rds_responses.RDSResponse.describe_engine_default_parameters = describe_engine_default_parameters
+    rds_responses.RDSResponse.describe_db_parameters = describe_db_parameters
+
+
+@_patch
+def rds_parameter_group_not_found() -> None:
+    """DescribeDBParameterGroups of an unknown name raises DBParameterGroupNotFound.
+
+    AWS answers DBParameterGroupNotFound; moto returns an empty list, which
+    makes amazon.aws.rds_instance_param_group fail with an IndexError instead
+    of creating the group.
+    """
+    original = rds_models.RDSBackend.describe_db_parameter_groups
+
+    def describe_db_parameter_groups(self: Any, kwargs: dict[str, Any]) -> Any:
+        found = original(self, kwargs)
+        name = kwargs.get("db_parameter_group_name")
+        if name and not found:
+            raise DBParameterGroupNotFoundError(name)
+        return found
+
+    rds_models.RDSBackend.describe_db_parameter_groups = describe_db_parameter_groups
+
+
+# --------------------------------------------------------------------------
+# RDS: gp3 baseline performance
+# --------------------------------------------------------------------------
+# AWS: an RDS instance on gp3 storage reports its Iops and StorageThroughput;
+# without provisioned values they are the baseline (below 400 GiB: 3000 IOPS
+# and 125 MiB/s; from 400 GiB: 12000 IOPS and 500 MiB/s). moto reports
+# neither, and amazon.aws.rds_instance fails with KeyError 'StorageThroughput'
+# when it compares an existing gp3 instance.
+def gp3_baseline(allocated_gib: int) -> tuple[int, int]:
+    """(IOPS, MiB/s) of RDS gp3 storage without provisioned performance."""
+    return (3000, 125) if allocated_gib < 400 else (12000, 500)
+
+
+@_patch
+def rds_gp3_baseline_performance() -> None:
+    """DescribeDBInstances reports gp3 Iops and StorageThroughput (the baseline unless provisioned)."""
+    from moto.rds.models import DBInstance
+
+    prop = DBInstance.storage_throughput
+
+    def getter(self: Any) -> Any:
+        value = prop.fget(self)
+        if value is None and self.storage_type == "gp3":
+            return gp3_baseline(int(self.allocated_storage or 20))[1]
+        return value
+
+    DBInstance.storage_throughput = property(getter, prop.fset)
+    original_init = DBInstance.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self.storage_type == "gp3" and not self.iops:
+            self.iops = gp3_baseline(int(self.allocated_storage or 20))[0]
+
+    DBInstance.__init__ = __init__
