@@ -6,7 +6,9 @@ moto keeps the control-plane state of every AWS service the platform uses;
 ``emulator.patches`` fills its API gaps, and ``emulator.engines`` move the
 data as the AWS services do (see emulator/README.md). Environment:
 SMARTSTREAM_RUN_DIR (logs, status, TLS), SMARTSTREAM_ENGINES (a comma list to
-run only some engines; ``none`` for none).
+run only some engines; ``none`` for none), SMARTSTREAM_IAM_ENFORCED (default
+true: requests of assumed roles are evaluated against their policies; the
+root key SMARTSTREAM_ROOT_ACCESS_KEY, default "testing", is the account root).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from moto import server
 
 from emulator import engines, patches
+from emulator.patches import iam
 
 
 def _port(argv: list[str]) -> int:
@@ -34,6 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     # moto loads them only when asked (a moto setting, not a patch).
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     applied = patches.apply_all()
+    enforced = os.environ.get("SMARTSTREAM_IAM_ENFORCED", "true").lower() != "false"
+    iam.enforce(enforced)
+    print(f"smartstream emulator: IAM enforced: {enforced}", flush=True)
     print("smartstream emulator: moto patches applied: " + ", ".join(applied), flush=True)
     selected = os.environ.get("SMARTSTREAM_ENGINES", "")
     only = None if not selected else tuple(e for e in selected.split(",") if e and e != "none")

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,21 +80,41 @@ class EngineContext:
             config=_CLIENT_CONFIG,
         )
 
-    def assume(self, role_arn: str, session_name: str, region: str | None = None) -> dict[str, Any]:
-        """Credentials of ``role_arn`` (AssumeRole as the service would), cached until shortly before expiry."""
+    def assume(
+        self, role_arn: str, session_name: str, region: str | None = None, principal: str | None = None
+    ) -> dict[str, Any]:
+        """Credentials of ``role_arn`` (AssumeRole as the service would), cached until shortly before expiry.
+
+        With ``principal`` (e.g. ``firehose.amazonaws.com``), the role's trust policy must let that service
+        principal assume it, as AWS checks when the service assumes the role; else ``RoleNotAssumable``.
+        """
         with self._lock:
             cached = self._assumed.get(role_arn)
             if cached and cached["Expiration"].timestamp() - time.time() > _REFRESH_MARGIN_S:
                 return cached
+        if principal:
+            check_trust(self.client("iam", region), role_arn, principal)
         sts = self.client("sts", region)
         creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
         with self._lock:
             self._assumed[role_arn] = creds
         return creds
 
-    def client_as(self, role_arn: str, service: str, region: str | None = None, session: str = "engine") -> Any:
+    def client_as(
+        self,
+        role_arn: str,
+        service: str,
+        region: str | None = None,
+        session: str = "engine",
+        principal: str | None = None,
+    ) -> Any:
         """A client acting as ``role_arn``: what the AWS service would do with the role it was given."""
-        return self.client(service, region, self.assume(role_arn, session, region))
+        return self.client(service, region, self.assume(role_arn, session, region, principal))
+
+    def forget_credentials(self) -> None:
+        """Drop every cached assumed-role credential (the emulator was reset: they no longer exist)."""
+        with self._lock:
+            self._assumed.clear()
 
     def ready(self) -> bool:
         """Whether the emulator answers (engines start their loops only then)."""
@@ -105,6 +126,65 @@ class EngineContext:
                 return True
         except OSError:
             return False
+
+
+class RoleNotAssumable(Exception):
+    """The role's trust policy does not let the service principal assume it."""
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def trusts(policy: dict[str, Any], principal: str) -> bool:
+    """Whether a trust policy allows ``principal`` (a service principal) sts:AssumeRole (no explicit deny)."""
+    allowed = False
+    for statement in _as_list(policy.get("Statement", [])):
+        actions = _as_list(statement.get("Action", []))
+        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            continue
+        services = _as_list((statement.get("Principal") or {}).get("Service", []))
+        if principal not in services and statement.get("Principal") != "*":
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def check_trust(iam: Any, role_arn: str, principal: str) -> None:
+    """Raise RoleNotAssumable unless ``role_arn`` trusts ``principal``."""
+    name = role_arn.rsplit("/", 1)[-1]
+    try:
+        document = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        raise RoleNotAssumable(f"role {role_arn} does not exist") from None
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    if not trusts(document, principal):
+        raise RoleNotAssumable(f"{principal} is not allowed to assume {role_arn} (trust policy)")
+
+
+_RESET_LISTENERS: list[Callable[[], None]] = []
+_RESET_HOOKED = False
+
+
+def _hook_reset() -> None:
+    """Call the registered listeners whenever /moto-api/reset wipes the emulator's state."""
+    global _RESET_HOOKED
+    if _RESET_HOOKED:
+        return
+    from moto.moto_api._internal.models import MotoAPIBackend
+
+    original = MotoAPIBackend.reset
+
+    def reset(self: Any) -> None:
+        original(self)
+        for listener in list(_RESET_LISTENERS):
+            listener()
+
+    MotoAPIBackend.reset = reset
+    _RESET_HOOKED = True
 
 
 @dataclass
@@ -140,8 +220,16 @@ class EngineHost:
         self._status: dict[str, EngineStatus] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._reset_listeners: list[Callable[[], None]] = []
         (ctx.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         (ctx.run_dir / "engines").mkdir(parents=True, exist_ok=True)
+        _hook_reset()
+        self.on_reset(ctx.forget_credentials)
+
+    def on_reset(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after /moto-api/reset (engines forget the resources it wiped)."""
+        self._reset_listeners.append(listener)
+        _RESET_LISTENERS.append(listener)
 
     def logger(self, engine: str) -> logging.Logger:
         log = logging.getLogger(f"smartstream.engine.{engine}")
@@ -188,6 +276,9 @@ class EngineHost:
         thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        for listener in self._reset_listeners:
+            if listener in _RESET_LISTENERS:
+                _RESET_LISTENERS.remove(listener)
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)

@@ -51,6 +51,9 @@ def test_every_patch_is_registered_and_applied_once():
         "lambda_dead_letter_config",
         "glue_crawls_finish",
         "lambda_public_layers",
+        "iam_account_root_credentials",
+        "iam_unnamed_resource_matches",
+        "iam_access_denied_in_service_protocol",
     }
 
 
