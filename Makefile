@@ -49,8 +49,10 @@ reset: ## Wipe the emulator's state
 status: ## Say what runs where
 	scripts/localenv.sh status
 
-demo: up ## Deploy the platform into the emulator and print the outputs summary
+demo: up ## Deploy the platform into the emulator, seed the source, show the changes arriving stage by stage
 	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
+	$(BIN)/ansible-playbook playbooks/seed.yml -i $(INVENTORY)
+	$(PY) -m tests.harness.demo
 
 converge: up ## Converge the inventory (INVENTORY=inventories/local)
 	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
@@ -64,7 +66,7 @@ lint: venv ## yamllint, ansible-lint (production profile), ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: up ## pytest: plugins and harness patches (unit), playbooks against the emulator (integration)
+pytest: up ## pytest: plugins, emulator patches and engines (unit), playbooks (integration), the data path (e2e)
 	$(BIN)/pytest
 
 build: venv ## Build the collection tarball into dist/ and install it into a scratch path

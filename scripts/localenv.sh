@@ -208,6 +208,9 @@ case "$cmd" in
     if moto_ready; then log "emulator: up at $MOTO_URL (CA bundle $CA_BUNDLE)"; else log "emulator: down"; fi
     if pg_ready; then log "PostgreSQL: up at 127.0.0.1:$PG_PORT"; else log "PostgreSQL: down"; fi
     log "run dir: $RUN_DIR (logs in $LOG_DIR)"
+    if moto_ready && [ -d "$RUN_DIR/engines" ]; then
+      "$PYTHON" -m emulator.status "$RUN_DIR"
+    fi
     ;;
   *)
     die "usage: $0 up|down|reset|status"
