@@ -13,7 +13,7 @@ INVENTORY ?= inventories/local
 STAMP    := $(VENV)/.installed
 
 .PHONY: help venv deps up down reset status demo converge teardown check-mode \
-        lint pytest sanity build molecule test clean lock bench
+        lint pytest sanity build molecule test clean lock bench bench-e2e
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -92,6 +92,11 @@ lock: ## Re-pin requirements.txt from requirements.in (needs the registry)
 
 bench: venv ## Benchmarks of the Lambda cores (writes bench/results.json)
 	$(PY) bench/bench_lambdas.py
+
+bench-e2e: up ## End-to-end freshness, sustained throughput and memory of the local default (bench/results-e2e.json)
+	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
+	$(BIN)/ansible-playbook playbooks/seed.yml -i $(INVENTORY)
+	$(PY) bench/bench_e2e.py
 
 clean: down ## Stop everything and remove build output
 	rm -rf dist outputs .pytest_cache .ruff_cache

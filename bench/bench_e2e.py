@@ -1,0 +1,201 @@
+"""End-to-end benchmark of the local default: `make bench-e2e` (after a converge and a seed).
+
+Measures, in one run, against the running local default:
+- freshness: source commit -> the change in a trusted/ Parquet file, for
+  markers inserted one at a time on a quiet pipeline (p50, p95);
+- sustained throughput: a writer drives inserts and updates at a target rate
+  (BENCH_RATE changes/s, default 2000) for BENCH_SECONDS (default 300); a
+  marker every 5 s gives the lag over time ("no growing lag": the last
+  minute's lag against the first's); at the end, how long until every change
+  is in trusted/;
+- peak memory of the whole local default (emulator process and its children,
+  PostgreSQL processes), sampled every second.
+Prints a table and writes bench/results-e2e.json. Nothing here is asserted:
+the figures are for the notes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.harness import dataflow  # noqa: E402
+
+RUN_DIR = Path(os.environ.get("SMARTSTREAM_RUN_DIR", "/tmp/smartstream-local"))
+RATE = int(os.environ.get("BENCH_RATE", "2000"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "300"))
+
+
+class TrustedWatcher:
+    """Finds marker e-mails in trusted/ files as they appear (each new file read once)."""
+
+    def __init__(self, platform: dataflow.Platform):
+        self.platform, self.s3 = platform, platform.client("s3")
+        self.seen: set[str] = {o["Key"] for o in dataflow.objects(platform, dataflow.TRUSTED_TABLE)}
+        self.arrived: dict[str, float] = {}
+
+    def poll(self) -> None:
+        for item in dataflow.objects(self.platform, dataflow.TRUSTED_TABLE):
+            if item["Key"] in self.seen or not item["Key"].endswith(".parquet"):
+                continue
+            self.seen.add(item["Key"])
+            body = self.s3.get_object(Bucket=self.platform.bucket, Key=item["Key"])["Body"].read()
+            now = time.time()
+            for email in pq.read_table(io.BytesIO(body), columns=["email"]).column("email").to_pylist():
+                if email and email.startswith("marker-"):
+                    self.arrived.setdefault(email, now)
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def local_default_pids() -> list[int]:
+    """The emulator (and its children: Lambda runs) and every PostgreSQL process of the run dir."""
+    roots = []
+    moto_pid = RUN_DIR / "moto.pid"
+    if moto_pid.exists():
+        roots.append(int(moto_pid.read_text().split()[0]))
+    pg_pid = RUN_DIR / "postgres" / "data" / "postmaster.pid"
+    if pg_pid.exists():
+        roots.append(int(pg_pid.read_text().split()[0]))
+    pids, frontier = set(roots), list(roots)
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            if child not in pids:
+                pids.add(child)
+                frontier.append(child)
+    return sorted(pids)
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, sum(rss_bytes(p) for p in local_default_pids()))
+            self.stop.wait(1)
+
+
+def insert_marker(cur, name: str) -> float:
+    cur.execute(
+        "INSERT INTO public.employees (first_name, last_name, email, department, salary, hire_date)"
+        " VALUES ('Mark', 'Er', %s, 'Bench', 1.00, '2026-01-01')",
+        (name,),
+    )
+    return time.time()
+
+
+def freshness(platform, conn, watcher: TrustedWatcher, markers: int = 12) -> list[float]:
+    committed = {}
+    with conn.cursor() as cur:
+        for i in range(markers):
+            name = f"marker-fresh-{time.time_ns()}-{i}@example.com"
+            committed[name] = insert_marker(cur, name)
+            deadline = time.time() + 120
+            while name not in watcher.arrived and time.time() < deadline:
+                watcher.poll()
+                time.sleep(0.25)
+    return [watcher.arrived[n] - t for n, t in committed.items() if n in watcher.arrived]
+
+
+def sustained(platform, conn, watcher: TrustedWatcher) -> dict:
+    markers: dict[str, float] = {}
+    applied = 0
+    started = time.time()
+    batch = 200
+    with conn.cursor() as cur:
+        next_marker = started
+        while time.time() - started < SECONDS:
+            tick = time.time()
+            with conn.transaction():
+                cur.executemany(
+                    "INSERT INTO public.employees (first_name, last_name, email, department, salary, hire_date)"
+                    " VALUES ('Load', 'Test', %s, 'Bench', 50000.00, '2026-01-01')",
+                    [(f"load-{time.time_ns()}-{i}@example.com",) for i in range(batch // 2)],
+                )
+                cur.execute(
+                    "UPDATE public.employees SET salary = salary + 1 WHERE id IN"
+                    " (SELECT id FROM public.employees ORDER BY random() LIMIT %s)",
+                    (batch // 2,),
+                )
+                applied += batch // 2 + cur.rowcount
+            if tick >= next_marker:
+                name = f"marker-load-{time.time_ns()}@example.com"
+                markers[name] = insert_marker(cur, name)
+                next_marker = tick + 5
+            watcher.poll()
+            time.sleep(max(0.0, batch / RATE - (time.time() - tick)))
+    write_seconds = time.time() - started
+    deadline = time.time() + 600
+    while not all(n in watcher.arrived for n in markers) and time.time() < deadline:
+        watcher.poll()
+        time.sleep(1)
+    drained = max(watcher.arrived.get(n, float("nan")) for n in markers) - started
+    lags = [
+        (t - started, watcher.arrived[n] - t)
+        for n, t in sorted(markers.items(), key=lambda kv: kv[1])
+        if n in watcher.arrived
+    ]
+    first = [lag for at, lag in lags if at < 60]
+    last = [lag for at, lag in lags if at >= write_seconds - 60]
+    return {
+        "target_rate": RATE,
+        "seconds": round(write_seconds, 1),
+        "changes": applied,
+        "offered_rate": round(applied / write_seconds),
+        "all_in_trusted_after_s": round(drained, 1),
+        "end_to_end_rate": round(applied / drained) if drained == drained else None,
+        "lag_first_minute_p50_s": round(statistics.median(first), 1) if first else None,
+        "lag_last_minute_p50_s": round(statistics.median(last), 1) if last else None,
+        "markers_lost": sum(1 for n in markers if n not in watcher.arrived),
+    }
+
+
+def main() -> None:
+    platform = dataflow.Platform.load()
+    sampler = MemorySampler()
+    sampler.start()
+    with platform.connect() as conn:
+        watcher = TrustedWatcher(platform)
+        fresh = sorted(freshness(platform, conn, watcher))
+        results = {
+            "freshness_p50_s": round(statistics.median(fresh), 2) if fresh else None,
+            "freshness_p95_s": round(fresh[max(0, int(len(fresh) * 0.95) - 1)], 2) if fresh else None,
+            "freshness_samples": len(fresh),
+        }
+        results.update(sustained(platform, conn, watcher))
+    sampler.stop.set()
+    results["peak_memory_mib"] = round(sampler.peak / 2**20)
+    for key, value in results.items():
+        print(f"{key:<28} {value}")
+    (ROOT / "bench" / "results-e2e.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
