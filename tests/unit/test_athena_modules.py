@@ -413,3 +413,21 @@ def test_query_check_mode_runs_reads_but_not_writes():
 
     assert not read["changed"] and read["rows"] == [["0"]] and read["output_location"] == "s3://r/q.csv"
     assert write["changed"] and write["state"] == "NOT_RUN" and athena.started == ["SELECT 1"]
+
+
+# ------------------------------------------------------------------ text_table filter
+def test_text_table_aligns_numbers_right_and_cuts_long_values():
+    from ansible_collections.smartstream.pipeline.plugins.filter.text_table import text_table
+
+    table = text_table(
+        [["1", "Engineering", None], ["22", "Sales and a very long name", "x"]],
+        [{"name": "id", "type": "integer"}, {"name": "department", "type": "varchar"}, "note"],
+        max_width=12,
+    )
+
+    assert table.splitlines() == [
+        "id | department   | note",
+        "---+--------------+-----",
+        " 1 | Engineering  | NULL",
+        "22 | Sales and a… | x",
+    ]
