@@ -146,6 +146,22 @@ def test_handler_reads_its_configuration_and_returns_the_summary(s3, monkeypatch
     assert handler.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"})["status"] == "no-model"
 
 
+def test_train_skips_when_the_trusted_files_did_not_change(s3, capsys):
+    land_trusted(s3, "raw/2026/11/24/10/a.gz", synthetic.employees(200, seed=5), seed=5)
+
+    assert train.main(["--bucket", BUCKET, "--skip-if-current"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert train.main(["--bucket", BUCKET, "--skip-if-current"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    land_trusted(s3, "raw/2026/11/24/11/b.gz", synthetic.employees(20, seed=6, start_id=5_000), seed=6)
+    assert train.main(["--bucket", BUCKET, "--skip-if-current"]) == 0
+    third = json.loads(capsys.readouterr().out)
+
+    assert "skipped" not in first and first["metrics"]["source_last_modified"]
+    assert second == {"event": "train", "skipped": True, "version": first["version"], "model_key": first["model_key"]}
+    assert "skipped" not in third and third["metrics"]["source_files"] == 2
+
+
 def test_train_command_line_refuses_an_empty_lake(s3, capsys):
     assert train.main(["--bucket", BUCKET]) == 2
     assert "at least 3 employees" in capsys.readouterr().err
