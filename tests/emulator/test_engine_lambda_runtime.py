@@ -37,6 +37,7 @@ SLEEP = "import time\n\ndef handler(event, context):\n    print('going to sleep'
 HOG = "def handler(event, context):\n    blocks = [b'x' * (64 << 20) for _ in range(8)]\n    return len(blocks)\n"
 S3_CALL = """import os
 import boto3
+import helper
 
 def handler(event, context):
     s3 = boto3.client('s3')
@@ -46,6 +47,7 @@ def handler(event, context):
         'keys': [o['Key'] for o in s3.list_objects_v2(Bucket=os.environ['BUCKET'])['Contents']],
         'remaining': context.get_remaining_time_in_millis(),
         'request_id': context.aws_request_id,
+        'from_layer': helper.GREETING,
         'arn': context.invoked_function_arn,
         'env': {k: os.environ.get(k) for k in ('AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
                 'AWS_LAMBDA_LOG_GROUP_NAME', 'AWS_REGION', '_HANDLER', 'AWS_SESSION_TOKEN')},
@@ -65,6 +67,8 @@ def zip_of(files: dict[str, str]) -> bytes:
 def aws(engine_host, monkeypatch) -> Iterator[Callable[[str], Any]]:
     """The emulator with the engine installed; ``aws(service)`` gives a client of it."""
     monkeypatch.setattr(async_queue, "TIME_SCALE", 1 / 120)  # retries after 0.5 s and 1 s
+    # No function here uses an AWS managed policy; loading them after each reset costs ~2 s a test.
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
     lambda_runtime.install(engine_host)
 
     def client(service: str) -> Any:
@@ -195,15 +199,22 @@ def test_a_function_using_more_than_its_memory_is_killed_as_out_of_memory(aws):
     assert "Runtime.OutOfMemory" in report[0]
 
 
-def test_the_function_has_its_environment_role_credentials_and_reaches_the_emulator(aws):
-    # Given a bucket and a function reading BUCKET from its environment and writing to it with boto3
+def test_the_function_has_its_environment_role_credentials_layers_and_reaches_the_emulator(aws):
+    # Given a bucket and a function reading BUCKET from its environment and writing to it with boto3,
+    # using a module of a layer of this account and the managed pandas layer
     aws("s3").create_bucket(Bucket="data")
-    arn = deploy(aws, "writer", S3_CALL, Timeout=30, Environment={"Variables": {"BUCKET": "data"}})
+    layer = aws("lambda").publish_layer_version(
+        LayerName="helpers", Content={"ZipFile": zip_of({"python/helper.py": "GREETING = 'from a layer'\n"})}
+    )["LayerVersionArn"]
+    pandas = f"arn:aws:lambda:{REGION}:336392948345:layer:AWSSDKPandas-Python312:16"
+    arn = deploy(
+        aws, "writer", S3_CALL, Timeout=30, Environment={"Variables": {"BUCKET": "data"}}, Layers=[layer, pandas]
+    )
     # When it is invoked
     response, payload = invoke(aws, "writer", {})
     # Then its object is in the emulator's bucket, written with the role's temporary credentials
     assert "FunctionError" not in response, payload
-    assert payload["keys"] == ["from-lambda.txt"]
+    assert payload["keys"] == ["from-lambda.txt"] and payload["from_layer"] == "from a layer"
     assert aws("s3").get_object(Bucket="data", Key="from-lambda.txt")["Body"].read() == b"hello"
     assert payload["env"]["AWS_SESSION_TOKEN"] and payload["env"]["AWS_REGION"] == REGION
     assert payload["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "writer" and payload["env"]["_HANDLER"] == "app.handler"
@@ -247,6 +258,28 @@ def test_an_async_invocation_that_keeps_failing_is_retried_twice_then_dead_lette
     assert len(starts) == 3 and all(attributes["RequestID"] in m for m in starts)
 
 
+def test_event_invoke_config_limits_retries_and_sends_the_failure_to_its_destination(aws):
+    # Given a failing function whose EventInvokeConfig allows no retry and names an on-failure queue
+    url = aws("sqs").create_queue(QueueName="failures")["QueueUrl"]
+    queue = aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    deploy(aws, "no-retry", RAISE)
+    aws("lambda").put_function_event_invoke_config(
+        FunctionName="no-retry",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": queue}},
+    )
+    # When it is invoked asynchronously
+    aws("lambda").invoke(FunctionName="no-retry", InvocationType="Event", Payload=b'{"n": 1}')
+    # Then it runs once and the destination gets Lambda's invocation record
+    messages = wait_for(lambda: aws("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), 20)
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestPayload"] == {"n": 1} and record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorMessage"] == "the input is wrong"
+    assert len([m for m in log_messages(aws, "no-retry") if m.startswith("START")]) == 1
+
+
 RECORDER = "import json\n\ndef handler(event, context):\n    print('EVENT ' + json.dumps(event))\n"
 
 
@@ -284,17 +317,17 @@ def received_events(aws, name: str) -> list[dict[str, Any]]:
     return [json.loads(m.removeprefix("EVENT ")) for m in messages if m.startswith("EVENT ")]
 
 
-def test_s3_object_created_under_the_filter_invokes_the_function_with_the_s3_event(aws):
+def test_s3_object_created_under_the_filter_invokes_the_function_with_the_s3_event(aws, engine_host):
     # Given a function S3 may invoke, notified of ObjectCreated under raw/ ending in .json
     s3_with_function(aws, "recorder", allow=True)
     # When objects are put under and outside the filter
     aws("s3").put_object(Bucket="lake", Key="other/x.json", Body=b"{}")
     aws("s3").put_object(Bucket="lake", Key="raw/x.txt", Body=b"{}")
     aws("s3").put_object(Bucket="lake", Key="raw/late batch été+1.json", Body=b'{"a": 1}')
-    # Then only the matching object invokes it, with S3's event record and the URL-encoded key
+    # Then only the matching object invokes it (one event queued), with S3's record and the URL-encoded key
+    assert engine_host.status("lambda_runtime").counters["async_received"] == 1
     events = wait_for(lambda: received_events(aws, "recorder"))
-    time.sleep(1.0)
-    assert len(received_events(aws, "recorder")) == 1
+    assert len(events) == 1
     record = events[0]["Records"][0]
     assert (record["eventVersion"], record["eventSource"], record["eventName"]) == (
         "2.1",
@@ -437,3 +470,27 @@ def test_the_real_transform_turns_raw_dms_records_into_trusted_parquet(aws):
     messages = wait_for(lambda: [m for m in log_messages(aws, "transform") if m.startswith("REPORT")])
     assert messages and any('"balanced": true' in m for m in log_messages(aws, "transform"))
     assert "Messages" not in aws("sqs").receive_message(QueueUrl=url)
+
+
+@pytest.mark.parametrize(
+    ("condition", "allowed"),
+    [
+        ({"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::lake"}, "StringEquals": {"AWS:SourceAccount": ACCOUNT}}, True),
+        ({"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::other"}}, False),
+        ({"StringEquals": {"AWS:SourceAccount": "999999999999"}}, False),
+        ({"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::la*"}}, True),
+        ({"NumericLessThan": {"aws:EpochTime": "1"}}, False),  # an operator not understood grants nothing
+    ],
+)
+def test_the_resource_policy_decides_which_bucket_may_invoke(condition, allowed):
+    from emulator.engines.lambda_runtime import policy
+
+    fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f"
+    statement = {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "lambda:InvokeFunction"}
+    document = {"Statement": [statement | {"Resource": fn, "Condition": condition}]}
+    context = {"source_arn": "arn:aws:s3:::lake", "source_account": ACCOUNT}
+    assert policy.allows(document, "s3.amazonaws.com", "lambda:InvokeFunction", fn, context) is allowed
+    assert policy.allows(document, "events.amazonaws.com", "lambda:InvokeFunction", fn, context) is False
+    deny = {**statement, "Effect": "Deny", "Resource": "*"}
+    assert policy.allows({"Statement": [*document["Statement"], deny]}, "s3.amazonaws.com", "lambda:InvokeFunction",
+                         fn, context) is False  # fmt: skip

@@ -40,10 +40,12 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from emulator.engines.lambda_runtime.async_queue import AsyncQueue
-from emulator.engines.lambda_runtime.runtime import ENGINE, Runtime, ServiceError
+from emulator.engines.lambda_runtime.runtime import ENGINE, PayloadTooLarge, Runtime, ServiceError
 
 _STATE: dict[str, Any] = {"runtime": None, "queue": None, "hooked": False}
 _TAIL_BYTES = 4096
+_SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+_ASYNC_PAYLOAD_LIMIT = 256 * 1024
 
 
 def active() -> tuple[Runtime, AsyncQueue] | None:
@@ -131,6 +133,9 @@ def _hook_moto() -> None:
             message = f"Could not parse request body into json: {exc}"
             raise LambdaClientError("InvalidRequestContentException", message) from None
         kind = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
+        limit = _ASYNC_PAYLOAD_LIMIT if kind == "Event" else _SYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            raise PayloadTooLarge(len(payload), limit)
         if kind == "DryRun":
             return b""
         if kind == "Event":

@@ -31,6 +31,16 @@ class Throttled(LambdaClientError):
         self.function = name
 
 
+class PayloadTooLarge(LambdaClientError):
+    """Invoke with an event over the limit: 6 MB synchronous, 256 KB asynchronous."""
+
+    code = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        message = f"{size} byte payload is too large for the Invoke operation (limit {limit} bytes)"
+        super().__init__("RequestEntityTooLargeException", message)
+
+
 class ServiceError(LambdaClientError):
     """Lambda could not run the function (its role cannot be assumed, its code cannot be unpacked)."""
 

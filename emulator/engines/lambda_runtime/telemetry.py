@@ -32,6 +32,7 @@ class Telemetry:
     def __init__(self, client: Any, log: Any) -> None:
         self.client, self.log = client, log
         self._free: dict[tuple[str, str], list[str]] = {}
+        self._made: set[tuple[str, str, str]] = set()  # (region, group, stream) created by this engine
         self._lock = threading.Lock()
 
     def acquire_stream(self, spec: FunctionSpec) -> str:
@@ -50,15 +51,25 @@ class Telemetry:
     def forget(self) -> None:
         with self._lock:
             self._free.clear()
+            self._made.clear()
 
     def write_logs(self, spec: FunctionSpec, stream: str, lines: list[tuple[int, str]]) -> bool:
         """Put the invocation's log events; False (and the reason in the engine log) when the role may not."""
         events = [{"timestamp": ts, "message": _clip(text)} for ts, text in sorted(lines, key=lambda x: x[0])]
         try:
             logs = self.client("logs", spec.region, spec.role, spec.name)
-            self._ensure_stream(logs, spec, stream)
+            made = (spec.region, spec.log_group, stream)
+            if made not in self._made:
+                self._ensure_stream(logs, spec, stream)
+                self._made.add(made)
             for batch in _batches(events):
-                logs.put_log_events(logGroupName=spec.log_group, logStreamName=stream, logEvents=batch)
+                try:
+                    logs.put_log_events(logGroupName=spec.log_group, logStreamName=stream, logEvents=batch)
+                except ClientError as exc:  # the group or stream went away (deleted, emulator reset)
+                    if _code(exc) != "ResourceNotFoundException":
+                        raise
+                    self._ensure_stream(logs, spec, stream)
+                    logs.put_log_events(logGroupName=spec.log_group, logStreamName=stream, logEvents=batch)
             return True
         except ClientError as exc:
             self.log.warning("logs of %s not written (as %s): %s", spec.name, spec.role, exc)
