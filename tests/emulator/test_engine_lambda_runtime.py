@@ -64,11 +64,16 @@ def zip_of(files: dict[str, str]) -> bytes:
 
 
 @pytest.fixture
-def aws(engine_host, monkeypatch) -> Iterator[Callable[[str], Any]]:
+def no_managed_policies(monkeypatch) -> None:
+    """No function here uses an AWS managed policy: moto loading them again at each reset and at each new
+    account's IAM backend costs seconds a test. Requested before ``engine_host``, so the reset sees it."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+
+
+@pytest.fixture
+def aws(no_managed_policies, engine_host, monkeypatch) -> Iterator[Callable[[str], Any]]:
     """The emulator with the engine installed; ``aws(service)`` gives a client of it."""
     monkeypatch.setattr(async_queue, "TIME_SCALE", 1 / 120)  # retries after 0.5 s and 1 s
-    # No function here uses an AWS managed policy; loading them after each reset costs ~2 s a test.
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
     lambda_runtime.install(engine_host)
 
     def client(service: str) -> Any:

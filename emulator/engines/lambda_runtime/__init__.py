@@ -69,6 +69,20 @@ def install(host: Any) -> None:
     host.every(ENGINE, 5.0, tick)
 
 
+def invoke_as_service(
+    function_arn: str, event: Any, principal: str, source_arn: str, source_account: str
+) -> str | None:
+    """Queue an asynchronous invocation by an AWS service (``principal``, e.g. events.amazonaws.com), run only if
+    the function's resource policy allows that service from ``source_arn`` / ``source_account``, as Lambda
+    checks it. For other engines (EventBridge rules); returns the request id, or None when the engine is off."""
+    engine = active()
+    if engine is None:
+        return None
+    _, _, _, region, account, *_ = function_arn.split(":")
+    source = {"principal": principal, "source_arn": source_arn, "source_account": source_account}
+    return engine[1].submit(account, region, function_arn, json.dumps(event).encode(), source)
+
+
 def _header(headers: Any, name: str) -> str | None:
     if not headers:
         return None
@@ -184,4 +198,4 @@ def _hook_moto() -> None:
     _STATE["hooked"] = True
 
 
-__all__ = ["active", "install"]
+__all__ = ["active", "install", "invoke_as_service"]

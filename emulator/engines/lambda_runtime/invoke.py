@@ -236,7 +236,7 @@ def run(spec: FunctionSpec, event: bytes, env: dict[str, str], task_root: Path, 
         out_thread.start()
         ctl_thread.start()
         deadline = started + INIT_LIMIT_S + spec.timeout_s
-        invoke_started = None
+        invoke_started = answered = None
         outcome: dict[str, Any] | None = None
         status, peak_mb = "error", 0
         while True:
@@ -252,7 +252,7 @@ def run(spec: FunctionSpec, event: bytes, env: dict[str, str], task_root: Path, 
                     invoke_started = time.monotonic()
                     deadline = invoke_started + spec.timeout_s
                 else:
-                    outcome = message
+                    outcome, answered = message, time.monotonic()
             if peak_mb > spec.memory_mb:
                 status = "oom"
             elif time.monotonic() >= deadline:
@@ -272,7 +272,7 @@ def run(spec: FunctionSpec, event: bytes, env: dict[str, str], task_root: Path, 
             peak_mb = max(peak_mb, message.get("max_memory_mb", 0))
             outcome = message if "init" not in message else outcome
     logs += sorted(printed, key=lambda item: item[0])
-    duration_ms = (ended - (invoke_started or started)) * 1000
+    duration_ms = ((answered or ended) - (invoke_started or started)) * 1000
     max_mb = peak_mb
     error_type = error_message = None
     if status == "timeout":
