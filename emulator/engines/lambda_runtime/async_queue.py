@@ -98,9 +98,16 @@ class AsyncQueue:
         while (event := self._next()) is not None:
             try:
                 self._run(event)
-            except Exception as exc:  # an engine error is visible, never fatal to the worker
+            except Exception as exc:  # an engine error is visible, never fatal to the worker, never loses the event
                 self.runtime.log.exception("async event %s of %s: %s", event.request_id, event.function_arn, exc)
                 self.runtime.status.error(f"async {event.function_arn}: {type(exc).__name__}: {exc}")
+                if time.time() - event.received > DEFAULT_MAX_AGE_S * TIME_SCALE:
+                    self.runtime.log.error(
+                        "async event %s of %s discarded: too old", event.request_id, event.function_arn
+                    )
+                    continue
+                event.due = time.monotonic() + THROTTLE_DELAY_S * TIME_SCALE  # again later; its age still counts
+                self._push(event)
 
     def _run(self, event: AsyncEvent) -> None:
         from moto.awslambda.models import lambda_backends
@@ -214,7 +221,8 @@ class AsyncQueue:
         try:
             client = self.runtime.ctx.client_as(fn.role, service, region, session=fn.function_name)
             if service == "sqs":
-                url = client.get_queue_url(QueueName=target.split(":")[5], QueueOwnerAWSAccountId=account)["QueueUrl"]
+                # by ARN, as Lambda sends: the role needs sqs:SendMessage only (no GetQueueUrl)
+                url = f"{self.runtime.ctx.endpoint_url}/{account}/{target.split(':')[5]}"
                 client.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=attributes)
             elif service == "sns":
                 client.publish(TopicArn=target, Message=body, MessageAttributes=attributes)

@@ -59,7 +59,7 @@ class Runtime:
         self.log = host.logger(ENGINE)
         self.status = host.status(ENGINE)
         self.cache = host.ctx.run_dir / "lambda"
-        self.telemetry = Telemetry(self.client, self.log)
+        self.telemetry = Telemetry(self.client, self.log, self.status)
         self._running: Counter[str] = Counter()
         self._lock = Lock()
         self._clients: dict[tuple, tuple[Any, Any]] = {}

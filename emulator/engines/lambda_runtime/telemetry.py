@@ -29,8 +29,8 @@ def _code(exc: ClientError) -> str:
 
 
 class Telemetry:
-    def __init__(self, client: Any, log: Any) -> None:
-        self.client, self.log = client, log
+    def __init__(self, client: Any, log: Any, status: Any) -> None:
+        self.client, self.log, self.status = client, log, status
         self._free: dict[tuple[str, str], list[str]] = {}
         self._made: set[tuple[str, str, str]] = set()  # (region, group, stream) created by this engine
         self._lock = threading.Lock()
@@ -71,10 +71,10 @@ class Telemetry:
                     self._ensure_stream(logs, spec, stream)
                     logs.put_log_events(logGroupName=spec.log_group, logStreamName=stream, logEvents=batch)
             return True
-        except ClientError as exc:
-            self.log.warning("logs of %s not written (as %s): %s", spec.name, spec.role, exc)
         except Exception as exc:  # the invocation's outcome stands even when its logs cannot be written
-            self.log.warning("logs of %s not written: %s: %s", spec.name, type(exc).__name__, exc)
+            self.log.warning("logs of %s not written (as %s): %s: %s", spec.name, spec.role, type(exc).__name__, exc)
+            self.status.count("logs_not_written")
+            self.status.error(f"logs of {spec.name} not written (as {spec.role}): {exc}")
         return False
 
     @staticmethod
