@@ -336,7 +336,9 @@ def test_install_runs_the_engine_in_the_host_loop(engine_host: Any) -> None:
         time.sleep(0.1)
     assert _body(_objects()[0]) == b"looped\n"
     status_file = engine_host.ctx.run_dir / "engines" / "firehose.json"
-    while time.monotonic() < deadline and '"records_delivered": 1' not in status_file.read_text():
+    while time.monotonic() < deadline and (
+        not status_file.exists() or '"records_delivered": 1' not in status_file.read_text()
+    ):
         time.sleep(0.1)
     assert json.loads(status_file.read_text())["counters"]["records_delivered"] == 1
 
