@@ -54,6 +54,11 @@ def test_every_patch_is_registered_and_applied_once():
         "iam_account_root_credentials",
         "iam_unnamed_resource_matches",
         "iam_access_denied_in_service_protocol",
+        "kinesis_shard_constant_time_records",
+        "kinesis_shard_iterator_by_arn",
+        "kinesis_records_to_open_shards",
+        "firehose_kinesis_source_delivery_start",
+        "firehose_direct_put_refused_on_kinesis_source",
     }
 
 

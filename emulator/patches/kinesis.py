@@ -1,0 +1,115 @@
+"""Patches of moto's Kinesis Data Streams for the local emulator (see emulator/README.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.patches.registry import patch as _patch
+
+
+# --------------------------------------------------------------------------
+# Kinesis shards: reads and writes that do not slow down as the shard grows
+# --------------------------------------------------------------------------
+# AWS: GetRecords reads from the iterator's position and PutRecord(s)
+# appends; neither costs more because the shard already holds many records
+# (a shard takes 1 MB/s or 1,000 records/s for its whole retention period).
+# moto: every PutRecord lists all the keys of the shard to find the last
+# sequence number, and every GetRecords scans the shard from its first record
+# to the iterator's position, so a pipeline slows down quadratically: at
+# 2,000 records/s a shard holds 600,000 records after 5 minutes and each put
+# costs milliseconds. moto's sequence numbers are consecutive integers per
+# shard (max + 1 on every put), so the last one is the last key of the
+# ordered dict and a read starts at ``position + 1`` by dict lookup.
+# (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html)
+@_patch
+def kinesis_shard_constant_time_records() -> None:
+    """Shard put/get cost independent of the shard's size (same results as moto's)."""
+    from moto.kinesis.models import Record, Shard
+
+    def get_min_sequence_number(self: Any) -> int:
+        return next(iter(self.records), 0)
+
+    def get_max_sequence_number(self: Any) -> int:
+        return next(reversed(self.records), 0) if self.records else 0
+
+    def put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
+        sequence_number = get_max_sequence_number(self) + 1
+        self.records[sequence_number] = Record(partition_key, data, sequence_number, explicit_hash_key)
+        return str(sequence_number)
+
+    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        position = int(last_sequence_id)
+        last = get_max_sequence_number(self)
+        results: list[Any] = []
+        sequence = max(position + 1, get_min_sequence_number(self))
+        while sequence <= last and (not limit or len(results) < limit):
+            record = self.records.get(sequence)
+            if record is not None:
+                results.append(record)
+                position = sequence
+            sequence += 1
+        behind = 0
+        if results:
+            behind = int((self.records[last].created_at - results[-1].created_at) * 1000)
+        return results, position, behind
+
+    Shard.get_min_sequence_number = get_min_sequence_number
+    Shard.get_max_sequence_number = get_max_sequence_number
+    Shard.put_record = put_record
+    Shard.get_records = get_records
+
+
+# --------------------------------------------------------------------------
+# Kinesis shard iterators of a stream named by its ARN
+# --------------------------------------------------------------------------
+# AWS: GetShardIterator takes StreamName or StreamARN; the iterator it returns
+# is enough for GetRecords (StreamARN is optional there). moto encodes the
+# stream *name* given in the request into the iterator, so an iterator got
+# with StreamARN holds the name "None" and GetRecords without StreamARN fails
+# with ResourceNotFoundException.
+# (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetShardIterator.html)
+@_patch
+def kinesis_shard_iterator_by_arn() -> None:
+    """GetShardIterator with StreamARN returns an iterator GetRecords accepts alone."""
+    from moto.kinesis.models import KinesisBackend
+
+    original = KinesisBackend.get_shard_iterator
+
+    def get_shard_iterator(self: Any, stream_arn: Any, stream_name: Any, *args: Any, **kwargs: Any) -> str:
+        if stream_name is None and stream_arn:
+            stream_name = self.describe_stream(stream_arn=stream_arn, stream_name=None).stream_name
+        return original(self, stream_arn, stream_name, *args, **kwargs)
+
+    KinesisBackend.get_shard_iterator = get_shard_iterator
+
+
+# --------------------------------------------------------------------------
+# Kinesis records go to open shards only
+# --------------------------------------------------------------------------
+# AWS: after SplitShard / MergeShards (or UpdateShardCount) the parent shards
+# are closed; new records go to the open child whose hash key range holds the
+# record's hash key, and the ranges are inclusive (EndingHashKey included).
+# moto picks the first shard of the stream whose range holds the key, closed
+# parents included, so records keep landing in a closed shard (that a
+# consumer has finished), and a key equal to EndingHashKey finds no shard.
+# (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_HashKeyRange.html)
+@_patch
+def kinesis_records_to_open_shards() -> None:
+    """A record goes to the open shard whose inclusive hash key range holds its hash key."""
+    from moto.kinesis.models import Stream
+
+    original = Stream.get_shard_for_key
+
+    def get_shard_for_key(self: Any, partition_key: str, explicit_hash_key: str) -> Any:
+        chosen = original(self, partition_key, explicit_hash_key)  # moto's validation and hashing
+        if chosen is not None and chosen.is_open:
+            return chosen
+        from moto.utilities.utils import md5_hash
+
+        key = int(explicit_hash_key) if explicit_hash_key else int(md5_hash(partition_key.encode()).hexdigest(), 16)
+        for shard in self.shards.values():
+            if shard.is_open and shard.starting_hash <= key <= shard.ending_hash:
+                return shard
+        return chosen
+
+    Stream.get_shard_for_key = get_shard_for_key
