@@ -294,7 +294,7 @@ def _key_change(rows, state, before, data, ts, meta, seq) -> str | None:
         return f"before-image not an object: {type(before).__name__}"
     if not before:
         return None
-    key = state.key or tuple(before)
+    key = state.shape.key or tuple(before)
     if not all(k in before for k in key):
         return None
     old = {k: before[k] for k in key}
