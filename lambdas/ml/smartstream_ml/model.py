@@ -170,16 +170,29 @@ def quality(model: SalaryModel, observations: Iterable[Observation], labels: dic
     return {"precision": round(precision, 4), "recall": round(recall, 4), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
+def change_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Where a trusted CDC row stands among the changes of its key (the saved current-employees
+    query's order): CDC after every load row; CDC by log position, then place in its transaction;
+    load rows by load time; the rest only picks among identical redelivered copies."""
+    lsn, trid = row.get("_lsn"), row.get("_transaction_record_id")
+    return (
+        row.get("_op") != "load",
+        lsn is not None,
+        lsn or 0,
+        trid is not None,
+        trid or 0,
+        row.get("_commit_ts") or datetime.min.replace(tzinfo=UTC),
+        row.get("_change_id") or "",
+        row.get("_source_key") or "",
+        row.get("_record_seq") or 0,
+    )
+
+
 def current_state(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The current employees from trusted CDC rows: the latest row per id, without the deleted ones."""
     latest: dict[Any, tuple[tuple[Any, ...], dict[str, Any]]] = {}
     for row in rows:
-        order = (
-            row.get("_commit_ts"),
-            str(row.get("_transaction_id") or ""),
-            row.get("_source_key") or "",
-            row.get("_record_seq") or 0,
-        )
+        order = change_order(row)
         seen = latest.get(row["id"])
         if seen is None or order >= seen[0]:
             latest[row["id"]] = (order, row)

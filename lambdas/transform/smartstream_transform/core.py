@@ -1,10 +1,15 @@
 """The transform's pure core: one raw Firehose object in, trusted Parquet and quarantine out.
 
 Knows nothing of boto3 or of the S3 event: it reads a binary stream and
-returns the files to write with the counts. Every record read ends in exactly
-one of: a trusted Parquet file (``written``), the quarantine file with its
-reason (``quarantined``), or ``skipped`` (DMS control records, which must not
-reach trusted data). ``read == written + quarantined + skipped`` per table.
+returns the files to write (spooled temporary files) with the counts. Every
+record found by framing ends in exactly one of: a trusted Parquet file
+(``written``), the quarantine file with its reason (``quarantined``), or
+``skipped`` (DMS control records and DMS's own tables).
+``read == written + quarantined + skipped`` per table (``accounting.py``).
+
+Nothing inside a record can fail the object: values, types and shapes are
+checked and a bad record is quarantined with its reason. Only infrastructure
+failures (reading the input, writing temporary files) raise.
 
 Output names derive from the source key only, so processing the same raw
 object again replaces its outputs instead of adding duplicates.
@@ -12,35 +17,31 @@ object again replaces its outputs instead of adding duplicates.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import io
-import json
 import posixpath
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from .contracts import CONTRACTS, Contract, ContractViolation, to_utc_timestamp
-from .records import Malformed, iter_documents
+from .accounting import UNPARSED, TableCounts, TransformResult
+from .batch import TableShape
+from .columns import parse_utc
+from .contracts import CONTRACTS
+from .framing import Fragment, Framer, has_invalid_utf8, text_bytes
+from .output import QuarantineWriter, TableWriter, spool
+from .source import ByteSource
 
 # Exact type checks (type(x) is dict) on the per-record path are deliberate:
 # cheaper than isinstance, and they keep bool out where int is meant.
 # pylint: disable=unidiomatic-typecheck
 
 DATA_OPERATIONS = frozenset({"load", "insert", "update", "delete"})
-UNPARSED = "_unparsed"
-
-METADATA_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
-    ("_op", pa.string()),
-    ("_commit_ts", pa.timestamp("us", tz="UTC")),
-    ("_transaction_id", pa.string()),
-    ("_source_key", pa.string()),
-    ("_record_seq", pa.int64()),
-)
+BATCH_ROWS = 8_192  # rows of one table checked and converted together
+MAX_PENDING = 16_384  # rows held as Python objects across all tables before everything is flushed
+_ARROW_FAILURES = (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError, RecursionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,283 +51,257 @@ class TransformConfig:
     quarantine_prefix: str = "quarantine/"
 
 
-@dataclass(slots=True)
-class TableCounts:
-    read: int = 0
-    written: int = 0
-    quarantined: int = 0
-    skipped: int = 0
-
-    @property
-    def balanced(self) -> bool:
-        return self.read == self.written + self.quarantined + self.skipped
-
-
-@dataclass(frozen=True, slots=True)
-class OutputFile:
-    key: str
-    body: bytes
-    rows: int
-    content_type: str
-
-
-@dataclass(slots=True)
-class TransformResult:
-    source_key: str
-    outputs: list[OutputFile] = field(default_factory=list)
-    quarantine: OutputFile | None = None
-    counts: dict[str, TableCounts] = field(default_factory=dict)
-
-    @property
-    def totals(self) -> TableCounts:
-        total = TableCounts()
-        for c in self.counts.values():
-            total.read += c.read
-            total.written += c.written
-            total.quarantined += c.quarantined
-            total.skipped += c.skipped
-        return total
-
-    def log_record(self) -> dict[str, Any]:
-        """The structured log line: counts per table and in total."""
-        return {
-            "event": "transform",
-            "source_key": self.source_key,
-            "tables": {name: asdict(c) for name, c in sorted(self.counts.items())},
-            "totals": asdict(self.totals),
-            "balanced": all(c.balanced for c in self.counts.values()),
-            "outputs": [o.key for o in self.outputs],
-            "quarantine": self.quarantine.key if self.quarantine else None,
-        }
-
-
 def source_stem(source_key: str) -> str:
     """A deterministic, unique file stem for the outputs of one raw object."""
     base = posixpath.basename(source_key)
     for suffix in (".gz", ".json", ".jsonl"):
         base = base.removesuffix(suffix)
-    digest = hashlib.sha256(source_key.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(source_key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{base}-{digest}"
 
 
-BATCH_ROWS = 16_384
-_META_NAMES = tuple(name for name, _type in METADATA_FIELDS)
-_META_TYPES = dict(METADATA_FIELDS)
+class _Table:
+    """What the core knows of one schema.table: its counts, shape and whether it is written."""
+
+    __slots__ = ("counts", "name", "problem", "schema", "shape", "skip", "table")
+
+    def __init__(self, schema: Any, table: Any, counts: TableCounts):
+        self.schema, self.table = schema, table  # type: ignore[attr-defined]
+        self.counts = counts
+        self.name = f"{schema}.{table}"
+        self.skip = schema == "" or (type(table) is str and table.startswith("awsdms_"))
+        self.problem = None if self.skip else _name_problem(schema) or _name_problem(table)
+        self.shape = TableShape(CONTRACTS.get((schema, table)))
 
 
-class _Group:
-    """Rows of one table and one commit date, on their way to one Parquet file.
+def _name_problem(name: Any) -> str | None:
+    if type(name) is not str or not name:
+        return "no schema-name/table-name"
+    if "/" in name or not name.isprintable():
+        return f"schema-name/table-name unusable in a key: {name!r:.60}"
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return "schema-name/table-name with a lone surrogate"
+    return None
 
-    Rows of a table with a contract are value tuples (contract columns, then
-    any columns the contract does not know, then the CDC metadata), turned
-    into an Arrow record batch every BATCH_ROWS rows, or when the set of
-    columns changes: Python objects are held for one batch at most. Rows of a
-    table without a contract are kept as they came and typed once, at the end.
-    """
 
-    __slots__ = ("batches", "contract", "names", "pending", "rows", "untyped")
+class _Run:
+    """The state of one transform_object call."""
 
-    def __init__(self, contract: Contract | None):
-        self.contract = contract
-        self.rows = 0
-        self.batches: list[pa.Table] = []
-        self.pending: list[tuple[Any, ...]] = []
-        self.names: tuple[str, ...] = contract.names if contract else ()
-        self.untyped: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
+    def __init__(self, source_key: str, config: TransformConfig):
+        self.source_key = source_key
+        self.config = config
+        self.stem = source_stem(source_key)
+        relative = source_key.removeprefix(config.raw_prefix)
+        base = f"{config.quarantine_prefix}{posixpath.dirname(relative)}/{self.stem}".replace("//", "/")
+        self.quarantine = QuarantineWriter(f"{base}.jsonl", f"{base}.fragments", source_key)
+        self.counts: dict[str, TableCounts] = defaultdict(TableCounts)
+        self.tables: dict[tuple[Any, Any], _Table] = {}
+        self.groups: dict[tuple[_Table, str], list[tuple]] = {}
+        self.writers: dict[tuple[_Table, str], TableWriter] = {}
+        self.pending = 0
 
-    def append(self, values: tuple[Any, ...], extras: dict[str, Any] | None, meta: tuple[Any, ...]) -> None:
-        self.rows += 1
-        if self.contract is None:
-            self.untyped.append((extras or {}, meta))
+    def table(self, schema: Any, table: Any) -> _Table:
+        known = self.tables.get((schema, table))
+        if known is None:
+            state = _Table(schema, table, TableCounts())
+            name = state.name if state.problem is None else UNPARSED
+            state.counts = self.counts[name]
+            state.name = name
+            known = self.tables[(schema, table)] = state
+        return known
+
+    def reject(self, counts: TableCounts, name: str, reason: str, seq: int, text: str, start: int) -> None:
+        counts.quarantined += 1
+        data = text_bytes(text)
+        if has_invalid_utf8(text):
+            reason = f"invalid UTF-8 ({reason})"
+        self.quarantine.add(reason, name, seq, start, data)
+
+    def fragment(self, fragment: Fragment, seq: int) -> None:
+        counts = self.counts[UNPARSED]
+        counts.read += 1
+        counts.quarantined += 1
+        self.quarantine.add(fragment.reason, UNPARSED, seq, fragment.start, fragment.data, fragment.spill)
+
+    # ------------------------------------------------------------------ batches
+
+    def flush(self, key: tuple[_Table, str]) -> None:
+        rows = self.groups.pop(key)
+        self.pending -= len(rows)
+        state, day = key
+        try:
+            table, reasons = state.shape.build(rows, self.source_key)
+        except _ARROW_FAILURES:
+            if len(rows) == 1:  # isolated: this record alone cannot be converted
+                table, reasons = None, {0: "could not be converted to its table's types"}
+            else:  # find the culprit row by row
+                for row in rows:
+                    self.groups[key] = [row]
+                    self.pending += 1
+                    self.flush(key)
+                return
+        for i, why in reasons.items():
+            _data, _op, _ts, _meta, seq, text, start, derived = rows[i]
+            if not derived:
+                self.reject(state.counts, state.name, why, seq, text, start)
+        state.counts.written += sum(1 for i, r in enumerate(rows) if not r[-1] and i not in reasons)
+        if table is None or not table.num_rows:
             return
-        if extras is None:
-            names = self.contract.names
-        else:
-            names = self.contract.names + tuple(extras)
-            values = values + tuple(extras.values())
-        if names is not self.names and names != self.names:
-            self._flush()
-            self.names = names
-        self.pending.append(values + meta)
-        if len(self.pending) >= BATCH_ROWS:
-            self._flush()
+        writer = self.writers.get(key)
+        if writer is None:
+            out = f"{self.config.trusted_prefix}{state.schema}/{state.table}/dt={day}/{self.stem}.parquet"
+            fixed = state.shape.schema() if state.shape.contract is not None else None
+            writer = self.writers[key] = TableWriter(out, fixed)
+        writer.add(table)
 
-    def _flush(self) -> None:
-        if not self.pending:
-            return
-        assert self.contract is not None
-        typed = self.contract.by_name
-        fields, arrays = [], []
-        for name, values in zip(self.names + _META_NAMES, zip(*self.pending, strict=True), strict=True):
-            column = typed.get(name)
-            if column is not None and column.cast_from_text:
-                array = pa.array(values, type=pa.string()).cast(column.arrow_type)
-            else:
-                arrow_type = column.arrow_type if column is not None else _META_TYPES.get(name, pa.string())
-                array = pa.array(values, type=arrow_type)
-            fields.append(pa.field(name, array.type))
-            arrays.append(array)
-        self.batches.append(pa.Table.from_arrays(arrays, schema=pa.schema(fields)))
-        self.pending = []
+    def flush_all(self) -> None:
+        for key in list(self.groups):
+            self.flush(key)
 
-    def _untyped_table(self) -> pa.Table:
-        names: dict[str, None] = {}
-        for data, _meta in self.untyped:
-            names.update(dict.fromkeys(data))
-        fields, arrays = [], []
-        for name in names:
-            arrow_type, values = infer_column([data.get(name) for data, _meta in self.untyped])
-            fields.append(pa.field(name, arrow_type))
-            arrays.append(pa.array(values, type=arrow_type))
-        for i, (name, arrow_type) in enumerate(METADATA_FIELDS):
-            fields.append(pa.field(name, arrow_type))
-            arrays.append(pa.array([meta[i] for _data, meta in self.untyped], type=arrow_type))
-        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-    def to_parquet(self) -> bytes:
-        if self.contract is None:
-            table = self._untyped_table()
-        else:
-            self._flush()
-            table = pa.concat_tables(self.batches, promote_options="default")
-        sink = io.BytesIO()
-        pq.write_table(table, sink, compression="snappy")
-        return sink.getvalue()
+    def result(self, gzip_problem: Any) -> TransformResult:
+        self.flush_all()
+        if gzip_problem is not None:
+            counts = self.counts[UNPARSED]
+            counts.read += 1
+            counts.quarantined += 1
+            self.quarantine.add(gzip_problem.reason, UNPARSED, None, gzip_problem.start, b"", gzip_problem.spill)
+        result = TransformResult(source_key=self.source_key)
+        for (state, _day), writer in sorted(self.writers.items(), key=lambda kv: kv[1].key):
+            result.outputs.append(writer.finish(state.shape.schema()))
+        result.quarantine, result.quarantine_blob = self.quarantine.finish()
+        result.counts = dict(self.counts)
+        return result
 
 
-def infer_column(values: list[Any]) -> tuple[pa.DataType, list[Any]]:
-    """Type of a column of a table without a contract: the narrowest that holds every value."""
-    kinds = {type(v) for v in values if v is not None}
-    if not kinds:
-        return pa.string(), values
-    if kinds == {bool}:
-        return pa.bool_(), values
-    if kinds == {int}:
-        if all(-(2**63) <= v < 2**63 for v in values if v is not None):
-            return pa.int64(), values
-    elif kinds <= {int, float}:
-        return pa.float64(), [None if v is None else float(v) for v in values]
-    if kinds == {str}:
-        return pa.string(), values
-    return pa.string(), [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values]
-
-
-def validate_row(contract: Contract, data: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
-    """The row's typed, normalised values in contract order, and the columns the contract
-    does not know (kept as text; None when there are none). Raises ContractViolation
-    naming the column and the reason."""
-    values = []
-    get = data.get
-    for name, convert, nullable, empty_as_null, text_max_length in contract.plan:
-        value = get(name)
-        if value is None or (empty_as_null and value == ""):
-            if not nullable:
-                raise ContractViolation(f"{name}: required, missing")
-            values.append(None)
-        elif text_max_length is not None and type(value) is str and len(value) <= text_max_length:
-            values.append(value)
-        else:
-            try:
-                values.append(convert(value))
-            except ContractViolation as exc:
-                raise ContractViolation(f"{name}: {exc}") from None
-    extras = None
-    if not data.keys() <= contract.by_name.keys():
-        extras = {
-            name: None if value is None else value if isinstance(value, str) else json.dumps(value)
-            for name, value in data.items()
-            if name not in contract.by_name
-        }
-    return tuple(values), extras or None
+def _day(ts: str) -> str:
+    """The commit date (UTC) of a DMS timestamp: its first ten characters when it is in UTC."""
+    if ts[-1:] == "Z":
+        return ts[:10]
+    try:
+        return parse_utc(ts).date().isoformat()
+    except ValueError:
+        return "invalid"
 
 
 def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | None = None) -> TransformResult:
     """Read one raw object and return the trusted and quarantine files to write, with counts."""
-    config = config or TransformConfig()
-    result = TransformResult(source_key=source_key)
-    counts: dict[str, TableCounts] = defaultdict(TableCounts)
-    groups: dict[tuple[str, str, date], _Group] = {}
-    rejects: list[str] = []
-    commit_times: dict[str, tuple[Any, date]] = {}
-    counts_by_table: dict[tuple[Any, Any], tuple[str, TableCounts]] = {}
+    enabled = gc.isenabled()
+    gc.disable()  # records are trees of fresh dicts: cyclic GC passes would only cost time
+    try:
+        return _transform(raw, source_key, config or TransformConfig())
+    finally:
+        if enabled:
+            gc.enable()
 
-    def reject(table: str, seq: int, reason: str, text: str) -> None:
-        counts[table].quarantined += 1
-        rejects.append(
-            json.dumps(
-                {"reason": reason, "table": table, "source_key": source_key, "position": seq, "record": text},
-                ensure_ascii=False,
-            )
-        )
 
+def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> TransformResult:
+    run = _Run(source_key, config)
+    source = ByteSource(raw, spool)
+    groups = run.groups
+    tables = run.tables
     seq = 0
-    for value, buf, start, end in iter_documents(raw):
+    for item in Framer(source.read, spool):
         seq += 1
+        if type(item) is Fragment:
+            run.fragment(item, seq)
+            continue
+        value, text, start = item
         meta = value.get("metadata") if type(value) is dict else None
         if type(meta) is not dict:
-            counts[UNPARSED].read += 1
-            if isinstance(value, Malformed):
-                reject(UNPARSED, seq, value.reason, value.text)
-            else:
-                reason = "no DMS metadata" if isinstance(value, dict) else "not a JSON object"
-                reject(UNPARSED, seq, reason, buf[start:end])
-            continue
-        schema = meta.get("schema-name")
-        table = meta.get("table-name")
-        table_key = (schema, table)
-        known = counts_by_table.get(table_key)
-        if known is None:
-            known_name = f"{schema}.{table}" if table else UNPARSED
-            known = counts_by_table[table_key] = (known_name, counts[known_name])
-        name, table_counts = known
-        table_counts.read += 1
-        record_type = meta.get("record-type")
-        if record_type == "control" or schema == "" or (isinstance(table, str) and table.startswith("awsdms_")):
-            table_counts.skipped += 1
-            continue
-        if record_type != "data":
-            reject(name, seq, f"unknown record-type {record_type!r}", buf[start:end])
-            continue
-        operation = meta.get("operation")
-        if operation not in DATA_OPERATIONS:
-            reject(name, seq, f"unknown operation {operation!r}", buf[start:end])
-            continue
-        if type(schema) is not str or type(table) is not str or not table:
-            reject(name, seq, "no schema-name/table-name", buf[start:end])
-            continue
-        data = value.get("data")
-        if type(data) is not dict:
-            reject(name, seq, "no data object", buf[start:end])
+            counts = run.counts[UNPARSED]
+            counts.read += 1
+            run.reject(
+                counts, UNPARSED, "no DMS metadata" if type(value) is dict else "not a JSON object", seq, text, start
+            )
             continue
         try:
-            ts_text = meta.get("commit-timestamp") or meta.get("timestamp")
-            when = commit_times.get(ts_text) if type(ts_text) is str else None
-            if when is None:
-                commit_ts = to_utc_timestamp(ts_text)
-                when = (commit_ts, commit_ts.date())
-                if len(commit_times) < 100_000:  # records of one transaction or load share a timestamp
-                    commit_times[ts_text] = when
-            contract = CONTRACTS.get(table_key)
-            values, extras = validate_row(contract, data) if contract else ((), data)
-        except ContractViolation as exc:
-            reject(name, seq, str(exc), buf[start:end])
+            state = tables[meta.get("schema-name"), meta.get("table-name")]
+        except KeyError:
+            state = run.table(meta.get("schema-name"), meta.get("table-name"))
+        except TypeError:  # a name of an unhashable JSON type
+            counts = run.counts[UNPARSED]
+            counts.read += 1
+            run.reject(counts, UNPARSED, "schema-name/table-name not strings", seq, text, start)
             continue
-        group_key = (schema, table, when[1])
-        group = groups.get(group_key)
-        if group is None:
-            group = groups[group_key] = _Group(contract)
-        txid = meta.get("transaction-id")
-        group.append(values, extras, (operation, when[0], None if txid is None else str(txid), source_key, seq))
-        table_counts.written += 1
+        counts = state.counts
+        counts.read += 1
+        record_type = meta.get("record-type")
+        if record_type == "control" or state.skip:
+            counts.skipped += 1
+            if record_type == "control":
+                _control(run, value, meta)
+            continue
+        op = meta.get("operation")
+        data = value.get("data")
+        if state.problem is not None or record_type != "data" or type(op) is not str or op not in DATA_OPERATIONS:
+            run.reject(counts, state.name, _envelope_problem(state, record_type, op), seq, text, start)
+            continue
+        if type(data) is not dict:
+            run.reject(counts, state.name, "no data object", seq, text, start)
+            continue
+        ts = meta.get("timestamp") if op == "load" else meta.get("commit-timestamp") or meta.get("timestamp")
+        if type(ts) is not str:
+            run.reject(counts, state.name, f"metadata timestamp missing or not a string: {ts!r:.40}", seq, text, start)
+            continue
+        key = (state, ts[:10] if ts[-1:] == "Z" else _day(ts))
+        rows = groups.get(key)
+        if rows is None:
+            rows = groups[key] = []
+        rows.append((data, op, ts, meta, seq, text, start, False))  # a batch.Pending
+        run.pending += 1
+        if op == "update" and "before-image" in value:
+            problem = _key_change(rows, state, value.get("before-image"), data, ts, meta, seq)
+            if problem:
+                rows.pop()
+                run.pending -= 1
+                run.reject(counts, state.name, problem, seq, text, start)
+                continue
+            if rows[-1][-1]:
+                run.pending += 1
+        if len(rows) >= BATCH_ROWS:
+            run.flush(key)
+        elif run.pending >= MAX_PENDING:
+            run.flush_all()
+    return run.result(source.problem)
 
-    stem = source_stem(source_key)
-    for (schema, table, day), group in sorted(groups.items()):
-        key = f"{config.trusted_prefix}{schema}/{table}/dt={day.isoformat()}/{stem}.parquet"
-        result.outputs.append(OutputFile(key, group.to_parquet(), group.rows, "application/vnd.apache.parquet"))
-    if rejects:
-        relative = source_key.removeprefix(config.raw_prefix)
-        key = f"{config.quarantine_prefix}{posixpath.dirname(relative)}/{stem}.jsonl".replace("//", "/")
-        body = ("\n".join(rejects) + "\n").encode()
-        result.quarantine = OutputFile(key, body, len(rejects), "application/x-ndjson")
-    result.counts = dict(counts)
-    return result
+
+def _envelope_problem(state: _Table, record_type: Any, op: Any) -> str:
+    if state.problem is not None:
+        return state.problem
+    if record_type != "data":
+        return f"unknown record-type {record_type!r:.40}"
+    return f"unknown operation {op!r:.40}"
+
+
+def _control(run: _Run, value: dict, meta: dict) -> None:
+    """Remember a create-table's table definition: the key and column order of a table without a contract."""
+    control = value.get("control")
+    table_def = control.get("table-def") if type(control) is dict else None
+    if meta.get("operation") != "create-table" or type(table_def) is not dict:
+        return
+    columns, key = table_def.get("columns"), table_def.get("primary-key")
+    if type(columns) is not dict or not (key is None or (type(key) is list and all(type(k) is str for k in key))):
+        return
+    state = run.table(meta.get("schema-name"), meta.get("table-name"))
+    state.shape.adopt(list(columns), key or ())
+
+
+def _key_change(rows, state, before, data, ts, meta, seq) -> str | None:
+    """Append the delete of the old key when an update's before-image holds a different key."""
+    if type(before) is not dict:
+        return f"before-image not an object: {type(before).__name__}"
+    if not before:
+        return None
+    key = state.shape.key or tuple(before)
+    if not all(k in before for k in key):
+        return None
+    old = {k: before[k] for k in key}
+    if all(old[k] == data.get(k) and type(old[k]) is type(data.get(k)) for k in key):
+        return None
+    rows.append((old, "delete", ts, meta, seq, "", 0, True))
+    return None
+
+
+__all__ = ["TransformConfig", "TransformResult", "source_stem", "transform_object"]

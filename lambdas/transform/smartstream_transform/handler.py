@@ -52,11 +52,11 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         finally:
             body.close()
         target = settings.output_bucket or bucket
-        for output in result.outputs:
-            s3.put_object(Bucket=target, Key=output.key, Body=output.body, ContentType=output.content_type)
-        if result.quarantine:
-            q = result.quarantine
-            s3.put_object(Bucket=target, Key=q.key, Body=q.body, ContentType=q.content_type)
+        try:
+            for output in result.files:  # streamed from their spooled files (multipart when large)
+                s3.upload_fileobj(output.open(), target, output.key, ExtraArgs={"ContentType": output.content_type})
+        finally:
+            result.close()
         line = result.log_record()
         logger.info(json.dumps(line))
         if not line["balanced"]:  # an accounting bug must fail the invocation, never lose records silently
