@@ -61,6 +61,8 @@ from emulator.patches import dms as dms_patch
 
 ENGINE = "dms"
 _CLIENT_TTL_S = 600
+# One botocore session for all clients of the engine (and of its instances in one process).
+_SESSION = boto3.session.Session()
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 
 
@@ -76,7 +78,6 @@ class DmsEngine:
         self._stop: threading.Event = getattr(host, "_stop", None) or threading.Event()
         self._clients: dict[tuple[str, str, str | None], tuple[float, Any]] = {}
         self._clients_lock = threading.Lock()
-        self._session = boto3.session.Session()
         threading.Thread(target=self._watch, name="dms-watch", daemon=True).start()
 
     def client(self, service: str, region: str, role_arn: str | None = None, session: str = "dms") -> Any:
@@ -93,9 +94,8 @@ class DmsEngine:
             else {"AccessKeyId": ctx.access_key, "SecretAccessKey": ctx.secret_key}
         )
         with self._clients_lock:
-            # One botocore session for all clients: EngineContext.client makes a new session (and parses
-            # the service model again, ~0.5 s) per client.
-            client = self._session.client(
+            # EngineContext.client makes a new session (parsing the service model again, ~0.5 s) per client.
+            client = _SESSION.client(
                 service,
                 region_name=region,
                 endpoint_url=ctx.endpoint_url,

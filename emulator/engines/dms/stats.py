@@ -84,6 +84,7 @@ class TaskState:
     full_load_start: float | None = None
     full_load_finish: float | None = None
     last_report: float = 0.0
+    dirty: bool = False
     # CloudWatch: the latest latencies and backlog, sent every metrics interval.
     latency_source: float = 0.0
     latency_target: float = 0.0
@@ -111,8 +112,9 @@ class TaskState:
         """Hand the counts to the task (DescribeTableStatistics, ReplicationTaskStats): at most twice a second."""
         now = time.time()
         if not force and now - self.last_report < 0.5:
+            self.dirty = True
             return
-        self.last_report = now
+        self.last_report, self.dirty = now, False
         tables = list(self.tables.values())
         loaded = sum(1 for t in tables if t.state == "Table completed")
         loading = sum(1 for t in tables if t.state == "Table is being loaded")

@@ -235,6 +235,8 @@ class TaskRunner:
             self._metrics()
             if rows == 0:
                 self.state.latency_source = 0.0
+                if self.state.dirty:
+                    self.state.report(force=True)
                 self.stop.wait(IDLE_S)
 
     def _cdc_pass(self, conn: Any, slot: str) -> int:
