@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
