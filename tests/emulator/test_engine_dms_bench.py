@@ -30,7 +30,7 @@ def constant_time_kinesis_put(monkeypatch):
 
 
 @pytest.mark.parametrize("o1_put", [False, True], ids=["moto-as-is", "constant-time-put"])
-def test_cdc_throughput(fast_iam, emulator, dms_engine, db, monkeypatch, o1_put):
+def test_cdc_throughput(fast_iam, emulator, dms_engine, db, monkeypatch, o1_put):  # noqa: F811
     if o1_put:
         constant_time_kinesis_put(monkeypatch)
     pipe = deploy(db, kinesis_settings=None)
