@@ -599,6 +599,24 @@ def test_an_unreachable_source_fails_the_task_with_the_reason(fast_iam, emulator
     assert failed["LastFailureMessage"].startswith("Last Error Endpoint initialization failed.")
     assert "127.0.0.1:1" in failed["LastFailureMessage"]
     assert failed["LastFailureMessage"].endswith("Stop Reason FATAL_ERROR Error Level FATAL")
+    # Once the secret names the right port, a selection that matches no table fails the load as DMS does
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secret = json.loads(secrets.get_secret_value(SecretId=pipe.secret_arn)["SecretString"])
+    secrets.put_secret_value(SecretId=pipe.secret_arn, SecretString=json.dumps({**secret, "port": PG_PORT}))
+    rules = [
+        {
+            "rule-type": "selection",
+            "rule-id": "1",
+            "rule-name": "1",
+            "rule-action": "include",
+            "object-locator": {"schema-name": "public", "table-name": "nosuch%"},
+        }
+    ]
+    pipe.dms.modify_replication_task(ReplicationTaskArn=pipe.task_arn, TableMappings=json.dumps({"rules": rules}))
+    pipe.wait_status("failed")
+    pipe.start("reload-target")  # the task is "starting" when the call returns
+    failed = pipe.wait_status("failed")
+    assert "Last Error No tables were found at task initialization." in failed["LastFailureMessage"]
 
 
 def test_a_full_load_task_ends_stopped_and_deleting_a_task_drops_its_slot(fast_iam, emulator, dms_engine, db):

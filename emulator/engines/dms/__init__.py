@@ -36,7 +36,8 @@ unbounded NUMERIC is not rounded to NUMERIC(28,6); TRUNCATE is not replicated
 (as DMS with test_decoding); DDL: create-table for a table first seen in CDC,
 drop-table (IncludeTableAlterOperations) when a table of the task disappears
 from the catalog, no add/drop/rename-column records; a transaction is held in
-memory until its commit; partitioned tables are read as their leaf partitions.
+memory until its commit; partitioned tables are read as their leaf partitions. A full load whose
+selection matches no table fails ("No tables were found at task initialization").
 Tunables (environment): SMARTSTREAM_DMS_POLL_S (task discovery, 1 s),
 SMARTSTREAM_DMS_IDLE_S (0.2 s), SMARTSTREAM_DMS_PEEK_CHANGES (5000),
 SMARTSTREAM_DMS_METRICS_S (30 s), SMARTSTREAM_DMS_TARGET_RETRY_S (120 s).

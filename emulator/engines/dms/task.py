@@ -120,6 +120,13 @@ class TaskRunner:
         conn = self._connect()
         self.state.source = cfg.source
         tables = self.source.tables(conn, cfg.selector)
+        if not tables and cfg.migration_type != "cdc":
+            raise TaskError(
+                "No tables were found at task initialization",
+                "Either the selected table(s) or schema(s) no longer exist or no table(s)/schema(s) match the"
+                " selection criteria.",
+                1020431,
+            )
         self.tables = {(t.schema, t.name): t for t in tables}
         fresh = self.kind in ("start-replication", "reload-target")
         if fresh:
