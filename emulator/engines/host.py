@@ -30,6 +30,7 @@ import boto3
 from botocore.config import Config
 
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+_THREAD = threading.local()
 # Assumed-role credentials are refreshed this long before they expire.
 _REFRESH_MARGIN_S = 300
 
@@ -69,7 +70,12 @@ class EngineContext:
     def client(self, service: str, region: str | None = None, credentials: dict[str, Any] | None = None) -> Any:
         """A boto3 client of the emulator, as the base identity or with ``credentials`` (an STS Credentials dict)."""
         creds = credentials or {"AccessKeyId": self.access_key, "SecretAccessKey": self.secret_key}
-        return boto3.session.Session().client(
+        # One session per thread: a new Session re-reads the service models (~0.5 s a client);
+        # sessions are not thread-safe, so they are not shared across threads.
+        session = getattr(_THREAD, "session", None)
+        if session is None:
+            session = _THREAD.session = boto3.session.Session()
+        return session.client(
             service,
             region_name=region or self.regions[0],
             endpoint_url=self.endpoint_url,

@@ -96,13 +96,29 @@ def dms_modify_endpoint() -> None:
 # resume-processing only for a task that ran before, reload-target reloads
 # and resumes; a call in a wrong state raises InvalidResourceStateFault. The
 # task passes through "starting", "stopping" and "modifying"; a full-load
-# task ends "stopped" with StopReason FULL_LOAD_ONLY_FINISHED.
+# task ends "stopped" with StopReason FULL_LOAD_ONLY_FINISHED; a task that
+# meets a fatal error ends "failed" with StopReason and LastFailureMessage.
 # ModifyReplicationTask needs the task not running. DescribeTableStatistics
 # reports per-table counters.
 # moto: a task stays "creating", the start type is ignored, there is no
 # StopReason, no ModifyReplicationTask and no DescribeTableStatistics.
 # Here each transitional state lasts DMS_TASK_TRANSITION_DESCRIBES describes.
+# When the DMS engine (emulator/engines/dms) is attached it does the work:
+# a stopping task is "stopped" once the engine has stopped it, a full-load
+# task ends when its load has ended, a failure is the engine's, and the
+# statistics are the engine's counts (the helpers at the end of this file).
 DMS_TASK_TRANSITION_DESCRIBES = 2
+# Liveness checks of attached engines (attach_engine); empty: no engine.
+_ENGINES: list[Any] = []
+
+
+def attach_engine(alive: Any) -> None:
+    """Hand the task lifecycle over to an engine while ``alive()`` is true."""
+    _ENGINES[:] = [check for check in _ENGINES if check()] + [alive]
+
+
+def engine_attached() -> bool:
+    return any(check() for check in _ENGINES)
 
 
 @_patch
@@ -147,6 +163,11 @@ def dms_replication_task_lifecycle() -> None:
         data = original_to_dict(self)
         if getattr(self, "stop_reason", None):
             data["StopReason"] = self.stop_reason
+        if getattr(self, "last_failure_message", None):
+            data["LastFailureMessage"] = self.last_failure_message
+        stats = getattr(self, "engine_task_stats", None)
+        if stats is not None:
+            data["ReplicationTaskStats"] = dict(stats)
         return data
 
     def task_of(response: Any) -> Any:
@@ -172,11 +193,13 @@ def dms_replication_task_lifecycle() -> None:
         task.status = "starting"
         task.start_date = utcnow()
         task.stop_reason = None
-        if task.migration_type == "full-load":
+        task.last_failure_message = None
+        if task.migration_type == "full-load" and not engine_attached():
             task._pending = ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason FULL_LOAD_ONLY_FINISHED")
         else:
             task._pending = ("running", DMS_TASK_TRANSITION_DESCRIBES, None)
         task.runs = getattr(task, "runs", 0) + 1
+        task.start_kind = kind
         return json.dumps({"ReplicationTask": task.to_dict()})
 
     def stop_replication_task(self: Any) -> str:
@@ -184,7 +207,8 @@ def dms_replication_task_lifecycle() -> None:
         if task.status != "running":
             raise InvalidResourceStateFault(f"Replication task is in state {task.status}, it is not running")
         task.status = "stopping"
-        task._pending = ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason NORMAL")
+        # With an engine, "stopped" comes when the engine has stopped the task (task_stopped).
+        task._pending = None if engine_attached() else ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason NORMAL")
         return json.dumps({"ReplicationTask": task.to_dict()})
 
     def modify_replication_task(self: Any) -> str:
@@ -206,6 +230,9 @@ def dms_replication_task_lifecycle() -> None:
 
     def describe_table_statistics(self: Any) -> str:
         task = task_of(self)
+        reported = getattr(task, "engine_table_statistics", None)
+        if reported is not None:
+            return json.dumps({"ReplicationTaskArn": task.arn, "TableStatistics": list(reported)})
         rules = json.loads(task.table_mappings or "{}").get("rules", [])
         stats = []
         for rule in rules:
@@ -256,3 +283,57 @@ def dms_test_connection_again() -> None:
         return original(self, replication_instance_arn, endpoint_arn)
 
     DatabaseMigrationServiceBackend.test_connection = test_connection
+
+
+# --------------------------------------------------------------------------
+# What the DMS engine tells the task (in-process: state DMS keeps inside)
+# --------------------------------------------------------------------------
+# These are not API calls: AWS DMS sets a task's status, StopReason,
+# LastFailureMessage and statistics itself, and the engine that does DMS's
+# work here sets them on moto's task object.
+def find_task(arn: str) -> Any:
+    """moto's task object of ``arn`` (None when it is gone, e.g. deleted or after a reset)."""
+    from moto.dms.models import dms_backends
+
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return None
+    region, account = parts[3], parts[4]
+    if account not in dms_backends or region not in dms_backends[account]:
+        return None
+    return dms_backends[account][region].replication_tasks.get(arn)
+
+
+def run_request(arn: str) -> tuple[int, str | None]:
+    """How many times the task was started, and the StartReplicationTaskType of the last start."""
+    task = find_task(arn)
+    if task is None:
+        return 0, None
+    return getattr(task, "runs", 0), getattr(task, "start_kind", None)
+
+
+def task_stopped(arn: str, reason: str = "Stop Reason NORMAL") -> None:
+    """The engine stopped the task (after StopReplicationTask, or a full load that ended)."""
+    from moto.core.utils import utcnow
+
+    task = find_task(arn)
+    if task is not None and task.status in ("starting", "running", "stopping"):
+        task.status, task._pending, task.stop_reason, task.stop_date = "stopped", None, reason, utcnow()
+
+
+def task_failed(arn: str, message: str, reason: str = "Stop Reason FATAL_ERROR") -> None:
+    """The engine met a fatal error: the task is "failed" with DMS's StopReason and LastFailureMessage."""
+    from moto.core.utils import utcnow
+
+    task = find_task(arn)
+    if task is not None and task.status in ("starting", "running", "stopping"):
+        task.status, task._pending, task.stop_reason, task.stop_date = "failed", None, reason, utcnow()
+        task.last_failure_message = message
+
+
+def report_statistics(arn: str, tables: list[dict[str, Any]], task_stats: dict[str, Any]) -> None:
+    """DescribeTableStatistics' TableStatistics and DescribeReplicationTasks' ReplicationTaskStats."""
+    task = find_task(arn)
+    if task is not None:
+        task.engine_table_statistics = tables
+        task.engine_task_stats = task_stats
