@@ -64,6 +64,10 @@ ADDRESS = "127.0.0.1"
 _MARK = "smartstream-rds "
 _RESERVED_DATABASES = {"postgres", "template0", "template1", "rdsadmin"}
 _FAILURE_HINT = "drop it on the server or choose another name"
+_TRANSITIONAL = {"creating", "deleting", "rebooting", "resetting-master-credentials"}
+# DescribeDBInstances first waits this long for an instance's pending work (the amazon.aws waiters poll
+# right after the call, then every 60 s): the outcome shows at once, the call's own answer stays transitional.
+SETTLE_S = 3.0
 
 
 def _boot_time(pid: int) -> str | None:
@@ -185,48 +189,64 @@ class RdsEngine:
         instance._ss_endpoint = None
         instance.status = "creating"
         _SERVED[instance._ss_token] = instance
-        self.jobs.append(("create", instance))
+        self._queue("create", instance)
 
     def on_modify(self, instance: Any, old_password: str | None) -> None:
         if instance.status == "available" and _password(instance) != old_password:
             instance.status = "resetting-master-credentials"
-            self.jobs.append(("password", instance))
+            self._queue("password", instance)
 
     def on_reboot(self, instance: Any) -> None:
         if instance.status == "available":
             instance.status = "rebooting"
-            self.jobs.append(("reboot", instance))
+            self._queue("reboot", instance)
 
     def on_delete(self, backend: Any, instance: Any) -> None:
         # moto forgets the instance at once; RDS shows it ``deleting`` until its storage is gone.
         backend.databases[instance.db_instance_identifier] = instance
         instance.status = "deleting"
-        self.jobs.append(("delete", instance))
+        self._queue("delete", instance)
+
+    def _queue(self, kind: str, instance: Any) -> None:
+        instance._ss_settled = threading.Event()
+        self.jobs.append((kind, instance))
+
+    def settle(self, instance: Any) -> None:
+        """Wait (a little) for the pending work of ``instance``: what DescribeDBInstances does first."""
+        settled = getattr(instance, "_ss_settled", None)
+        if settled is not None and self.active():
+            settled.wait(SETTLE_S)
 
     # ------------------------------------------------------------ the loop
     def tick(self) -> None:
         with self._lock:
             while self.jobs:
                 kind, instance = self.jobs.popleft()
-                ident = instance.db_instance_identifier
-                if not _live(instance):  # deleted before its turn, or wiped by /moto-api/reset: forget it
-                    _SERVED.pop(getattr(instance, "_ss_token", ""), None)
-                    continue
                 try:
-                    getattr(self, f"_{kind}")(instance)
-                except (ProvisioningError, psycopg.Error, OSError) as exc:
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    self.status.error(f"{kind} {ident}: {reason}")
-                    self.log.error("%s of instance %s failed: %s", kind, ident, reason)
-                    if kind == "delete":  # RDS deletes the instance whatever its database does
-                        self._forget(instance)
-                    elif kind == "create":
-                        instance.status = "failed"
-                        _event(instance, f"DB instance put into failed state: {reason}", "failure")
-                        self.status.count("failed")
-                    else:  # the instance keeps serving what it served
-                        instance.status = "available"
-                        _event(instance, f"{kind} failed: {reason}", "failure")
+                    self._run(kind, instance)
+                finally:
+                    instance._ss_settled.set()
+
+    def _run(self, kind: str, instance: Any) -> None:
+        ident = instance.db_instance_identifier
+        if not _live(instance):  # deleted before its turn, or wiped by /moto-api/reset: forget it
+            _SERVED.pop(getattr(instance, "_ss_token", ""), None)
+            return
+        try:
+            getattr(self, f"_{kind}")(instance)
+        except (ProvisioningError, psycopg.Error, OSError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.status.error(f"{kind} {ident}: {reason}")
+            self.log.error("%s of instance %s failed: %s", kind, ident, reason)
+            if kind == "delete":  # RDS deletes the instance whatever its database does
+                self._forget(instance)
+            elif kind == "create":
+                instance.status = "failed"
+                _event(instance, f"DB instance put into failed state: {reason}", "failure")
+                self.status.count("failed")
+            else:  # the instance keeps serving what it served
+                instance.status = "available"
+                _event(instance, f"{kind} failed: {reason}", "failure")
 
     def _create(self, instance: Any) -> None:
         if instance.status != "creating":
@@ -377,7 +397,9 @@ def _hook_moto() -> None:
         return
     _HOOKED = True
     backend_cls, instance_cls = rds_models.RDSBackend, rds_models.DBInstance
-    create, modify = backend_cls.create_db_instance, backend_cls.modify_db_instance
+    create, modify, describe = (
+        backend_cls.create_db_instance, backend_cls.modify_db_instance, backend_cls.describe_db_instances
+    )  # fmt: skip
     reboot, delete = backend_cls.reboot_db_instance, backend_cls.delete_db_instance
     endpoint = instance_cls.endpoint
 
@@ -389,6 +411,15 @@ def _hook_moto() -> None:
         if engine() and instance.engine == "postgres" and instance.db_cluster_identifier is None:
             engine().on_create(instance)
         return instance
+
+    def describe_db_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        found = describe(self, *args, **kwargs)
+        pending = [i for i in found if i.status in _TRANSITIONAL and hasattr(i, "_ss_settled")]
+        if not pending or not engine():
+            return found
+        for instance in pending:
+            engine().settle(instance)
+        return describe(self, *args, **kwargs)
 
     def modify_db_instance(self: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
         before = self.describe_db_instances(db_instance_identifier)[0]
@@ -420,6 +451,7 @@ def _hook_moto() -> None:
 
     backend_cls.create_db_instance, backend_cls.modify_db_instance = create_db_instance, modify_db_instance
     backend_cls.reboot_db_instance, backend_cls.delete_db_instance = reboot_db_instance, delete_db_instance
+    backend_cls.describe_db_instances = describe_db_instances
     instance_cls.endpoint = property(endpoint_of)
     instance_cls.address = property(
         lambda self: (self._ss_endpoint or {}).get("Address", "") if hasattr(self, "_ss_token") else
@@ -436,4 +468,4 @@ def install(host: EngineHost) -> None:
         "rds engine: instances served by PostgreSQL at %s:%s (admin socket %s)",
         ADDRESS, _ENGINE.server.port, _ENGINE.server.socket_dir,
     )  # fmt: skip
-    host.every(NAME, 0.5, _ENGINE.tick)
+    host.every(NAME, 0.25, _ENGINE.tick)
