@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import boto3
 import psycopg
 import pytest
+import requests
 from psycopg import sql
 
 from emulator.engines import rds as rds_engine
@@ -114,7 +115,8 @@ def test_created_instance_serves_its_database_over_tls_with_the_master_password(
     created = _create(rds, "db-a", f"{prefix}_db", f"{prefix}_admin", password, group)
     # Then it is creating, with no endpoint yet, as on RDS; then available at the local server
     assert created["DBInstanceStatus"] == "creating" and "Endpoint" not in created
-    instance = _wait(rds, "db-a", "available", "failed")
+    # (the first describe already tells the outcome: the amazon.aws waiters would otherwise sleep 60 s)
+    instance = rds.describe_db_instances(DBInstanceIdentifier="db-a")["DBInstances"][0]
     assert instance["DBInstanceStatus"] == "available", _failure_events(rds, "db-a")
     assert instance["Endpoint"] == {"Address": "127.0.0.1", "Port": SERVER.port}
     # When a client connects to the endpoint with the master password, verifying TLS
@@ -125,10 +127,15 @@ def test_created_instance_serves_its_database_over_tls_with_the_master_password(
         # And it may create a logical replication slot (rds.logical_replication=1), as DMS does
         conn.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding')", (f"{prefix}_slot",))
         conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
-    # When the instance is deleted (its database holds a replication slot and a table)
-    rds.delete_db_instance(DBInstanceIdentifier="db-a", SkipFinalSnapshot=True)
-    # Then it is gone once its database, its slot and its master user are
-    assert _gone(rds, "db-a")
+    # When the instance is deleted (its database holds a replication slot, a table and a session)
+    with _connect(instance["Endpoint"], f"{prefix}_admin", password, f"{prefix}_db") as session:
+        deleted = rds.delete_db_instance(DBInstanceIdentifier="db-a", SkipFinalSnapshot=True)["DBInstance"]
+        # Then it is deleting, and gone (the first describe tells) once its database, slot and master user are
+        assert deleted["DBInstanceStatus"] == "deleting"
+        with pytest.raises(rds.exceptions.DBInstanceNotFoundFault):
+            rds.describe_db_instances(DBInstanceIdentifier="db-a")
+        with pytest.raises(psycopg.OperationalError):
+            session.execute("SELECT 1")
     assert not _exists("db", f"{prefix}_db") and not _exists("role", f"{prefix}_admin")
     with _admin() as conn:
         assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (f"{prefix}_slot",)).fetchone()[0] == 0  # fmt: skip
@@ -218,3 +225,39 @@ def test_unreachable_postgresql_fails_the_instance(engine_host, emulator, monkey
     assert any("connection" in m for m in _failure_events(rds, "db-g"))
     status = engine_host.status("rds")
     assert status.errors == 1 and "create db-g" in status.last_error and status.counters["failed"] == 1
+
+
+def test_database_of_an_instance_wiped_by_a_reset_is_made_anew_empty(rds, prefix, emulator):
+    # Given an instance whose database holds a table, and the emulator reset (the instance is forgotten)
+    _admin().close()
+    user, db, password = f"{prefix}_admin", f"{prefix}_db", uuid.uuid4().hex
+    _create(rds, "db-h", db, user, password)
+    endpoint = _wait(rds, "db-h", "available", "failed")["Endpoint"]
+    with _connect(endpoint, user, password, db) as conn:
+        conn.execute("CREATE TABLE leftover (id int)")
+    requests.post(f"{emulator}/moto-api/reset", timeout=10).raise_for_status()
+    # When a new instance asks for the same database name and master user, with another password
+    other = uuid.uuid4().hex
+    _create(rds, "db-i", db, user, other)
+    # Then it is available with an empty database, as a new RDS instance is, and the new password
+    assert _wait(rds, "db-i", "available", "failed")["DBInstanceStatus"] == "available", _failure_events(rds, "db-i")
+    with _connect(endpoint, user, other, db) as conn:
+        assert conn.execute("SELECT to_regclass('public.leftover')").fetchone() == (None,)
+
+
+def test_master_user_of_another_instance_with_another_password_fails(rds, prefix):
+    # Given an available instance with master user <prefix>_admin
+    _admin().close()
+    user, password = f"{prefix}_admin", uuid.uuid4().hex
+    _create(rds, "db-j", f"{prefix}_one", user, password)
+    assert _wait(rds, "db-j", "available", "failed")["DBInstanceStatus"] == "available"
+    # When a second instance (another database) names the same master user with the same password, then another
+    _create(rds, "db-k", f"{prefix}_two", user, password)
+    _create(rds, "db-l", f"{prefix}_three", user, uuid.uuid4().hex)
+    # Then the first shares the role; the second fails (one role per user name on the shared server)
+    assert _wait(rds, "db-k", "available", "failed")["DBInstanceStatus"] == "available"
+    assert _wait(rds, "db-l", "failed")["DBInstanceStatus"] == "failed"
+    assert any("with another password" in m for m in _failure_events(rds, "db-l"))
+    # And deleting one sharer keeps the role for the other
+    rds.delete_db_instance(DBInstanceIdentifier="db-j", SkipFinalSnapshot=True)
+    assert _gone(rds, "db-j") and _exists("role", user) and not _exists("db", f"{prefix}_one")
