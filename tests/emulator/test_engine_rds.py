@@ -261,3 +261,19 @@ def test_master_user_of_another_instance_with_another_password_fails(rds, prefix
     # And deleting one sharer keeps the role for the other
     rds.delete_db_instance(DBInstanceIdentifier="db-j", SkipFinalSnapshot=True)
     assert _gone(rds, "db-j") and _exists("role", user) and not _exists("db", f"{prefix}_one")
+
+
+def test_instance_without_a_database_name_has_its_master_user_only(rds, prefix):
+    # Given an instance created without DBName (RDS then makes no database besides postgres)
+    _admin().close()
+    user, password = f"{prefix}_admin", uuid.uuid4().hex
+    rds.create_db_instance(
+        DBInstanceIdentifier="db-m", DBInstanceClass="db.t3.micro", Engine="postgres", AllocatedStorage=20,
+        MasterUsername=user, MasterUserPassword=password,
+    )  # fmt: skip
+    # Then its master user connects to the postgres database at its endpoint
+    endpoint = _wait(rds, "db-m", "available", "failed")["Endpoint"]
+    _connect(endpoint, user, password, "postgres").close()
+    # And deleting it removes the user and leaves the postgres database
+    rds.delete_db_instance(DBInstanceIdentifier="db-m", SkipFinalSnapshot=True)
+    assert _gone(rds, "db-m") and not _exists("role", user) and _exists("db", "postgres")

@@ -132,6 +132,9 @@ class RdsEngine:
 
     # ------------------------------------------------------------ the loop
     def tick(self) -> None:
+        for token, instance in list(_SERVED.items()):  # instances wiped by /moto-api/reset are forgotten
+            if not _live(instance):
+                _SERVED.pop(token, None)
         with self._lock:
             while self.jobs:
                 kind, instance = self.jobs.popleft()
@@ -147,10 +150,11 @@ class RdsEngine:
             return
         try:
             getattr(self, f"_{kind}")(instance)
-        except (ProvisioningError, psycopg.Error, OSError) as exc:
+        except Exception as exc:  # visible on the instance, never fatal to the emulator
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.status.error(f"{kind} {ident}: {reason}")
-            self.log.error("%s of instance %s failed: %s", kind, ident, reason)
+            expected = isinstance(exc, ProvisioningError | psycopg.Error | OSError)
+            self.log.log(40, "%s of instance %s failed: %s", kind, ident, reason, exc_info=not expected)
             if kind == "delete":  # RDS deletes the instance whatever its database does
                 self._forget(instance)
             elif kind == "create":
@@ -164,7 +168,7 @@ class RdsEngine:
     def _create(self, instance: Any) -> None:
         if instance.status != "creating":
             return
-        ident, dbname = instance.db_instance_identifier, instance.db_name or "postgres"
+        ident, dbname = instance.db_instance_identifier, instance.db_name  # no DBName: no database, as on RDS
         user, password = instance.master_username, _password(instance)
         if not user or not password:
             raise ProvisioningError("no master user name or password")
@@ -182,29 +186,14 @@ class RdsEngine:
             if users and not self.server.login_works(user, password):
                 raise ProvisioningError(f"master user {user} is already the master user of instance {users[0]} with "
                                         "another password (one role per user name on the shared server)")  # fmt: skip
-            found = conn.execute(
-                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (dbname,)
-            ).fetchone()
-            if found:
-                held = mark_of(found[0])
-                if held is None:
-                    raise ProvisioningError(f"database {dbname} exists on the shared server and was not made by "
-                                            f"the RDS engine: {_FAILURE_HINT}")  # fmt: skip
-                holder = _claim_holder(held)
-                if holder and held.get("token") != instance._ss_token:
-                    raise ProvisioningError(f"database name {dbname} is in use by instance {holder} "
-                                            "(one database per name on the shared server)")  # fmt: skip
-                if held.get("token") != instance._ss_token:
-                    self.log.warning("database %s of a former instance %s dropped: a new instance starts empty",
-                                     dbname, held.get("instance"))  # fmt: skip
-                    drop_database(conn, dbname)
-                    found = None
+            ours = self._claim_database(conn, instance, dbname) if dbname else False
             ensure_role(conn, user, password, self._replication(instance), exists=role is not None)
-            if not found:
+            if dbname and not ours:
                 conn.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user))
                 )
-            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(dbname), sql.Literal(mark)))
+            if dbname:
+                conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(dbname), sql.Literal(mark)))
         instance._ss_database = dbname
         instance._ss_endpoint = {"Address": ADDRESS, "Port": self.server.port}
         instance.status = "available"
@@ -214,6 +203,28 @@ class RdsEngine:
         )
         self.log.info("instance %s available: database %s, master user %s, %s:%s",
                       ident, dbname, user, ADDRESS, self.server.port)  # fmt: skip
+
+    def _claim_database(self, conn: psycopg.Connection, instance: Any, dbname: str) -> bool:
+        """Whether ``dbname`` is already this instance's; raises when another instance (or no RDS) holds it."""
+        found = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (dbname,)
+        ).fetchone()
+        if not found:
+            return False
+        held = mark_of(found[0])
+        if held is None:
+            raise ProvisioningError(f"database {dbname} exists on the shared server and was not made by "
+                                    f"the RDS engine: {_FAILURE_HINT}")  # fmt: skip
+        if held.get("token") == instance._ss_token:
+            return True
+        holder = _claim_holder(held)
+        if holder:
+            raise ProvisioningError(f"database name {dbname} is in use by instance {holder} "
+                                    "(one database per name on the shared server)")  # fmt: skip
+        self.log.warning("database %s of a former instance %s dropped: a new instance starts empty",
+                         dbname, held.get("instance"))  # fmt: skip
+        drop_database(conn, dbname)
+        return False
 
     def _replication(self, instance: Any) -> bool:
         replication = _parameter(instance, "rds.logical_replication") == "1"
@@ -256,7 +267,7 @@ class RdsEngine:
 
     def _delete(self, instance: Any) -> None:
         dbname, user = getattr(instance, "_ss_database", None), instance.master_username
-        if dbname and getattr(instance, "_ss_endpoint", None) is not None:
+        if getattr(instance, "_ss_endpoint", None) is not None:
             with self.server.admin() as conn:
                 found = conn.execute(
                     "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (dbname,)
