@@ -220,10 +220,11 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
                 counts, UNPARSED, "no DMS metadata" if type(value) is dict else "not a JSON object", seq, text, start
             )
             continue
+        get = meta.get
         try:
-            state = tables[meta.get("schema-name"), meta.get("table-name")]
+            state = tables[get("schema-name"), get("table-name")]
         except KeyError:
-            state = run.table(meta.get("schema-name"), meta.get("table-name"))
+            state = run.table(get("schema-name"), get("table-name"))
         except TypeError:  # a name of an unhashable JSON type
             counts = run.counts[UNPARSED]
             counts.read += 1
@@ -231,13 +232,13 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
             continue
         counts = state.counts
         counts.read += 1
-        record_type = meta.get("record-type")
+        record_type = get("record-type")
         if record_type == "control" or state.skip:
             counts.skipped += 1
             if record_type == "control":
                 _control(run, value, meta)
             continue
-        op = meta.get("operation")
+        op = get("operation")
         data = value.get("data")
         if state.problem is not None or record_type != "data" or type(op) is not str or op not in DATA_OPERATIONS:
             run.reject(counts, state.name, _envelope_problem(state, record_type, op), seq, text, start)
@@ -245,7 +246,7 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
         if type(data) is not dict:
             run.reject(counts, state.name, "no data object", seq, text, start)
             continue
-        ts = meta.get("timestamp") if op == "load" else meta.get("commit-timestamp") or meta.get("timestamp")
+        ts = get("timestamp") if op == "load" else get("commit-timestamp") or get("timestamp")
         if type(ts) is not str:
             run.reject(counts, state.name, f"metadata timestamp missing or not a string: {ts!r:.40}", seq, text, start)
             continue
@@ -260,7 +261,6 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
                 values = None
         else:
             values = None
-        get = meta.get
         ids = get("stream-position"), get("transaction-id"), get("transaction-record-id")
         rows.append((data, op, ts, *ids, seq, text, start, values, False))  # a batch.Pending
         run.pending += 1
