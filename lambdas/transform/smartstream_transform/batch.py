@@ -35,10 +35,13 @@ class Pending(NamedTuple):
     data: dict[str, Any]
     op: str
     ts: str
-    meta: dict[str, Any]  # stream-position, transaction-id, transaction-record-id are read from it
+    position: Any  # metadata stream-position, transaction-id, transaction-record-id as sent
+    txid: Any
+    trid: Any
     seq: int
     text: str
     start: int
+    values: tuple | None  # the contract's columns of data in order, when data has exactly those
     derived: bool
 
 
@@ -74,21 +77,26 @@ class TableShape:
     def build(self, rows: Sequence[Pending], source_key: str) -> tuple[pa.Table, dict[int, str]]:
         """(table of the kept rows, {row index: reason} of the rejected ones)."""
         n = len(rows)
-        datas, ops, tss, metas, seqs, _texts, _starts, derived = zip(*rows, strict=True)
+        datas, ops, tss, positions, txids, trids, seqs, _texts, _starts, values, derived = zip(*rows, strict=True)
         reasons: dict[int, str] = {}
         deletes = [op == "delete" for op in ops]
         arrays: list[pa.Array] = []
         if self.contract is not None:
             contract = self.contract
-            try:
-                by_column = zip(*map(contract.getter, datas), strict=True)
+            exact = None not in values  # every row has exactly the contract's columns: no extras
+            if exact:
+                by_column = zip(*values, strict=True)
                 complete = True
-            except KeyError:  # a column missing in some row
-                by_column = ([d.get(name) for d in datas] for name in contract.names)
-                complete = False
-            for column, values in zip(contract.columns, by_column, strict=True):
-                arrays.append(self._column(column.name, column.type, column.nullable, values, deletes, reasons))
-            arrays.append(self._extras(datas, complete, reasons))
+            else:
+                try:
+                    by_column = zip(*map(contract.getter, datas), strict=True)
+                    complete = True
+                except KeyError:  # a column missing in some row
+                    by_column = ([d.get(name) for d in datas] for name in contract.names)
+                    complete = False
+            for column, column_values in zip(contract.columns, by_column, strict=True):
+                arrays.append(self._column(column.name, column.type, column.nullable, column_values, deletes, reasons))
+            arrays.append(pa.nulls(n, pa.string()) if exact else self._extras(datas, complete, reasons))
         else:
             for i, d in enumerate(datas):
                 for name in d:
@@ -98,7 +106,8 @@ class TableShape:
             for name in self.names:
                 values = [d.get(name) for d in datas]
                 arrays.append(self._column(name, col.TEXT_ANY, True, values, deletes, reasons))
-        arrays.extend(self._meta(rows, (ops, tss, metas, seqs, derived), arrays, reasons, source_key))
+        fields = (ops, tss, list(positions), txids, trids, seqs, derived)
+        arrays.extend(self._meta(rows, fields, arrays, reasons, source_key))
         table = pa.Table.from_arrays(arrays, schema=self.schema())
         # a derived delete and its update stand or fall together
         if reasons and any(derived):
@@ -152,13 +161,12 @@ class TableShape:
         return pa.array(extras, type=pa.string())
 
     def _meta(self, rows, fields, arrays, reasons, source_key) -> list[pa.Array]:
-        ops, tss, metas, seqs, derived = fields
+        ops, tss, positions, txids, trids, seqs, derived = fields
         n = len(rows)
         commit, bad = _TIMESTAMP.build(tss)
         for row, why in bad.items():
             reasons.setdefault(row, f"metadata timestamp: {why}")
         lsns: list[int | None] = [None] * n
-        positions = [m.get("stream-position") for m in metas]
         for i, position in enumerate(positions):
             if position is not None:
                 try:
@@ -169,8 +177,8 @@ class TableShape:
         lsn = pa.array(lsns, type=pa.int64())
         position = pa.array(positions, type=pa.string())
         ids = []
-        for field in ("transaction-id", "transaction-record-id"):
-            array, bad = _INTEGER.build([m.get(field) for m in metas])
+        for field, sent in (("transaction-id", txids), ("transaction-record-id", trids)):
+            array, bad = _INTEGER.build(sent)
             for row, why in bad.items():
                 reasons.setdefault(row, f"metadata {field}: {why}")
             ids.append(array)

@@ -246,11 +246,12 @@ def _fast_timestamp(values: list[Any]) -> tuple[pa.Array, pa.Array | None]:
         bad = pc.invert(ok)
         array = pc.if_else(ok, array, pa.nulls(len(array), pa.string()))
     utc = pa.timestamp("us", tz="UTC")
-    try:
-        return array.cast(pa.timestamp("us")).cast(utc), bad  # all without a zone
-    except pa.ArrowInvalid:
-        pass
     zoned = pc.match_substring_regex(array, _ZONE_RE)
+    count = pc.sum(zoned).as_py() or 0
+    if count == len(array) - array.null_count:  # all with a zone (a failed cast would cost more than this check)
+        return array.cast(utc), bad
+    if count == 0:  # all without
+        return array.cast(pa.timestamp("us")).cast(utc), bad
     array = pc.if_else(zoned, array, pc.binary_join_element_wise(array, "Z", ""))
     return array.cast(utc), bad
 

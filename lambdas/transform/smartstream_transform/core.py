@@ -63,7 +63,7 @@ def source_stem(source_key: str) -> str:
 class _Table:
     """What the core knows of one schema.table: its counts, shape and whether it is written."""
 
-    __slots__ = ("counts", "name", "problem", "schema", "shape", "skip", "table")
+    __slots__ = ("counts", "getter", "name", "problem", "schema", "shape", "skip", "table", "width")
 
     def __init__(self, schema: Any, table: Any, counts: TableCounts):
         self.schema, self.table = schema, table  # type: ignore[attr-defined]
@@ -72,6 +72,9 @@ class _Table:
         self.skip = schema == "" or (type(table) is str and table.startswith("awsdms_"))
         self.problem = None if self.skip else _name_problem(schema) or _name_problem(table)
         self.shape = TableShape(CONTRACTS.get((schema, table)))
+        contract = self.shape.contract
+        self.getter = contract.getter if contract is not None else None
+        self.width = len(contract.names) if contract is not None else -1  # -1: never a length
 
 
 def _name_problem(name: Any) -> str | None:
@@ -143,7 +146,8 @@ class _Run:
                     self.flush(key)
                 return
         for i, why in reasons.items():
-            _data, _op, _ts, _meta, seq, text, start, derived = rows[i]
+            row = rows[i]
+            seq, text, start, derived = row[6], row[7], row[8], row[-1]
             if not derived:
                 self.reject(state.counts, state.name, why, seq, text, start)
         state.counts.written += sum(1 for i, r in enumerate(rows) if not r[-1] and i not in reasons)
@@ -216,10 +220,11 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
                 counts, UNPARSED, "no DMS metadata" if type(value) is dict else "not a JSON object", seq, text, start
             )
             continue
+        get = meta.get
         try:
-            state = tables[meta.get("schema-name"), meta.get("table-name")]
+            state = tables[get("schema-name"), get("table-name")]
         except KeyError:
-            state = run.table(meta.get("schema-name"), meta.get("table-name"))
+            state = run.table(get("schema-name"), get("table-name"))
         except TypeError:  # a name of an unhashable JSON type
             counts = run.counts[UNPARSED]
             counts.read += 1
@@ -227,13 +232,13 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
             continue
         counts = state.counts
         counts.read += 1
-        record_type = meta.get("record-type")
+        record_type = get("record-type")
         if record_type == "control" or state.skip:
             counts.skipped += 1
             if record_type == "control":
                 _control(run, value, meta)
             continue
-        op = meta.get("operation")
+        op = get("operation")
         data = value.get("data")
         if state.problem is not None or record_type != "data" or type(op) is not str or op not in DATA_OPERATIONS:
             run.reject(counts, state.name, _envelope_problem(state, record_type, op), seq, text, start)
@@ -241,7 +246,7 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
         if type(data) is not dict:
             run.reject(counts, state.name, "no data object", seq, text, start)
             continue
-        ts = meta.get("timestamp") if op == "load" else meta.get("commit-timestamp") or meta.get("timestamp")
+        ts = get("timestamp") if op == "load" else get("commit-timestamp") or get("timestamp")
         if type(ts) is not str:
             run.reject(counts, state.name, f"metadata timestamp missing or not a string: {ts!r:.40}", seq, text, start)
             continue
@@ -249,7 +254,15 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
         rows = groups.get(key)
         if rows is None:
             rows = groups[key] = []
-        rows.append((data, op, ts, meta, seq, text, start, False))  # a batch.Pending
+        if state.width == len(data):  # exactly the contract's columns, probably: read them while at hand
+            try:
+                values = state.getter(data)
+            except KeyError:
+                values = None
+        else:
+            values = None
+        ids = get("stream-position"), get("transaction-id"), get("transaction-record-id")
+        rows.append((data, op, ts, *ids, seq, text, start, values, False))  # a batch.Pending
         run.pending += 1
         if op == "update" and "before-image" in value:
             problem = _key_change(rows, state, value.get("before-image"), data, ts, meta, seq)
@@ -300,7 +313,8 @@ def _key_change(rows, state, before, data, ts, meta, seq) -> str | None:
     old = {k: before[k] for k in key}
     if all(old[k] == data.get(k) and type(old[k]) is type(data.get(k)) for k in key):
         return None
-    rows.append((old, "delete", ts, meta, seq, "", 0, True))
+    ids = meta.get("stream-position"), meta.get("transaction-id"), meta.get("transaction-record-id")
+    rows.append((old, "delete", ts, *ids, seq, "", 0, None, True))
     return None
 
 

@@ -18,6 +18,15 @@ so memory holds one buffer plus one record, never a whole bad stretch.
 Input: decompressed bytes from ``source.ByteSource``; decoded as UTF-8 with
 invalid bytes escaped (surrogateescape), so a record holding invalid UTF-8
 is told apart and its original bytes are kept exactly.
+
+Fast path (``json-unformatted``): a line that is exactly one JSON object
+(valid UTF-8, an optional CR at its end) is that record, with no further
+scanning; byte offsets are line offsets. This gives what the scanner would
+give on such a line. At the first line that is anything else, the scanner
+takes over from that line's start to the end of the lines at hand (further
+when a record or fragment runs on), then hands back at a buffer end that
+falls on whitespace. Each hand-over costs at most one buffer, so time stays
+linear whatever the input holds.
 """
 
 from __future__ import annotations
@@ -80,8 +89,10 @@ class Framer:
     lazily: ``start_byte`` is exact; the end is ``start_byte + len(text_bytes(text))``.
     """
 
-    def __init__(self, read: Any, spill_factory: Any, chunk_chars: int = CHUNK_CHARS):
+    def __init__(self, read: Any, spill_factory: Any, chunk_chars: int = CHUNK_CHARS, lines: bool = True):
         self._read = read  # () -> bytes, b"" at the end
+        self._lines = lines  # the line fast path (off: the scanner alone, for tests)
+        self._held = b""  # bytes read but not yet decoded (the fast path's unfinished last line)
         self._spill_factory = spill_factory  # () -> a writable binary file
         self._chunk = chunk_chars
         self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
@@ -100,7 +111,7 @@ class Framer:
         got = 0
         target = max(self._chunk, want)
         while got < target:
-            chunk = self._read()
+            chunk = self._next_bytes()
             if not chunk:
                 parts.append(self._decoder.decode(b"", final=True))
                 self.eof = True
@@ -112,9 +123,69 @@ class Framer:
         self._ascii = self.buf.isascii()
         return keep_from
 
+    def _next_bytes(self) -> bytes:
+        if self._held:
+            data, self._held = self._held, b""
+            return data
+        return self._read()
+
     # ------------------------------------------------------------------ records
 
     def __iter__(self) -> Iterator[Any]:
+        if not self._lines:
+            yield from self._scanner()
+            return
+        scan = _scan
+        data = b""  # starts at self.base_byte
+        while True:
+            chunk = self._read()
+            if not chunk:
+                if data:  # a last line without a line end
+                    self.buf, self.eof = self._decoder.decode(data, final=True), True
+                    self._ascii = self.buf.isascii()
+                    yield from self._scanner()
+                return
+            data = data + chunk if data else chunk
+            lines = data.split(b"\n")
+            tail = lines.pop()
+            if not lines:
+                if len(tail) <= self._chunk:
+                    continue  # no line end yet
+                tail = b""  # a long stretch without a line end: the scanner handles it
+            at = 0  # offset of the line in data
+            base = self.base_byte
+            for line in lines:
+                try:
+                    text = line.decode()
+                    value, end = scan(text, 0)
+                    if type(value) is not dict or (end != len(text) and text[end:].strip(" \t\r")):
+                        raise ValueError
+                except (StopIteration, ValueError, RecursionError):
+                    if not line.strip(b" \t\r"):
+                        at += len(line) + 1
+                        continue  # whitespace
+                    break  # the scanner takes over here
+                yield value, text if end == len(text) else text[:end], base + at
+                at += len(line) + 1
+            else:
+                if lines:
+                    self.base_byte = base + at
+                    data = tail
+                    continue
+            # hand the lines from the failed one on (and no more) to the scanner
+            self.base_byte = base + at
+            self._held = tail
+            self.buf = self._decoder.decode(data[at : len(data) - len(tail)])
+            self._ascii = self.buf.isascii()
+            yield from self._scanner()
+            if self.eof:
+                return
+            data = self._decoder.getstate()[0] + self._held  # undecoded bytes, from self.base_byte
+            self._decoder.reset()
+            self._held = b""
+
+    def _scanner(self) -> Iterator[Any]:
+        """Scan self.buf on; in line mode, return at a buffer end that falls on whitespace."""
         scan, ws, byte_len = _scan, _WS.match, _utf8_len
         pos = 0
         cursor_char = cursor_byte = 0  # a (char, byte) pair within buf, for byte offsets
@@ -124,6 +195,10 @@ class Framer:
             pos = ws(buf, pos).end()
             if pos >= size:
                 if self.eof:
+                    return
+                if self._lines:  # hand back to the line fast path
+                    self.base_byte += byte_len(buf)
+                    self.buf = ""
                     return
                 pos -= self._refill(pos)
                 cursor_char = cursor_byte = 0
@@ -233,7 +308,8 @@ def _try(buf: str, pos: int, eof: bool) -> tuple[Any, int, str]:
             return _MORE, 0, ""
         return _BAD, 0, "not valid JSON: expecting a value"
     except json.JSONDecodeError as exc:
-        if not eof and (exc.pos >= len(buf) - 1 or exc.msg.startswith("Unterminated string")):
+        # an error within the last few characters may be an escape (\uXXXX) or a token cut by the buffer end
+        if not eof and (exc.pos >= len(buf) - 6 or exc.msg.startswith("Unterminated string")):
             return _MORE, 0, ""
         return _BAD, 0, f"not valid JSON: {exc.msg}"
     except RecursionError:
