@@ -4,7 +4,7 @@ What it imitates (AWS DMS, PostgreSQL source without pglogical, Kinesis target):
 - A task whose status is ``starting``/``running`` runs: its endpoints, instance
   and settings are read through the DMS API; the source's credentials from
   Secrets Manager AS SecretsManagerAccessRoleArn; records go to the stream AS
-  the Kinesis endpoint's ServiceAccessRoleArn (DescribeStreamSummary at start,
+  the Kinesis endpoint's ServiceAccessRoleArn (DescribeStream at start,
   PutRecords, 500 records / 5 MB a call, failed records retried).
 - TLS to PostgreSQL per the endpoint's SslMode (verify-ca/verify-full trust the
   local server's certificate, ``$SMARTSTREAM_RUN_DIR/tls/cert.pem``).

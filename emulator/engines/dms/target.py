@@ -80,9 +80,10 @@ class KinesisWriter:
         )
 
     def check(self) -> None:
-        """DescribeStreamSummary as the role (DMS checks its target at start)."""
+        """DescribeStream as the role (DMS checks its target at start; the documented role policy
+        for a Kinesis target is kinesis:DescribeStream, PutRecord, PutRecords)."""
         try:
-            self.client().describe_stream_summary(StreamARN=self.stream_arn)
+            self.client().describe_stream(StreamARN=self.stream_arn, Limit=1)
         except (ClientError, BotoCoreError) as exc:
             raise self._fatal(exc) from None
 
