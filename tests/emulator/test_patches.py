@@ -51,6 +51,7 @@ def test_every_patch_is_registered_and_applied_once():
         "lambda_dead_letter_config",
         "glue_crawls_finish",
         "lambda_public_layers",
+        "glue_crawler_metrics",
     }
 
 
