@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -14,13 +18,12 @@ import pyarrow as pa
 from emulator.engines.athena.catalog import Catalog
 from emulator.engines.athena.ddl import Ddl
 from emulator.engines.athena.errors import QueryFailed
-from emulator.engines.athena.results import ResultSet
-from emulator.engines.athena.translate import duckdb_failure, parse, strip_comments, to_duckdb
+from emulator.engines.athena.results import ResultSet, duck_column, java_double
+from emulator.engines.athena.translate import athena_column_names, duckdb_failure, parse, strip_comments, to_duckdb
 from emulator.engines.glue_crawler.scan import client, s3_filesystem, split_s3_url
 
 DML = ("SELECT", "WITH", "VALUES", "TABLE", "(")
 DDL = ("CREATE", "DROP", "ALTER", "DESCRIBE", "SHOW", "MSCK")
-CUTOFF_REASON = "Bytes scanned limit was exceeded"
 
 
 def statement_type(query: str) -> str:
@@ -43,6 +46,7 @@ class Run:
     cutoff: int | None
     credentials: dict[str, Any] | None
     region: str
+    account: str | None = None
     state: str = "QUEUED"
     reason: str | None = None
     error: dict[str, Any] | None = None
@@ -52,6 +56,7 @@ class Run:
     scanned: int = 0
     result: ResultSet | None = None
     connection: duckdb.DuckDBPyConnection | None = None
+    phases: dict[str, float] = field(default_factory=dict)
 
     def statistics(self) -> dict[str, Any]:
         now = time.time()
@@ -98,6 +103,28 @@ def _put(s3: Any, url: str, body: bytes, config: dict[str, Any], content_type: s
         ) from exc
 
 
+def _select(con: duckdb.DuckDBPyConnection, sql: str) -> ResultSet:
+    """Run a SELECT; DuckDB writes the CSV itself (Trino's text of each value) unless a column is nested."""
+    relation = con.sql(sql)
+    names, types = relation.columns, [str(t) for t in relation.types]
+    specs = [duck_column(n, t) for n, t in zip(names, types, strict=True)]
+    if any(spec is None for spec in specs) or len({n.lower() for n in names}) != len(names):
+        return ResultSet.from_arrow(relation.to_arrow_table())
+    with contextlib.suppress(duckdb.Error):  # registered by an earlier statement of this connection
+        con.create_function("__java_double", java_double, ["DOUBLE"], "VARCHAR")
+    select = ", ".join(
+        f'{expr} AS "{n.replace(chr(34), chr(34) * 2)}"' for n, (_i, expr) in zip(names, specs, strict=True)
+    )
+    handle, path = tempfile.mkstemp(prefix="athena-result-", suffix=".csv")
+    os.close(handle)
+    try:
+        con.execute(f"COPY (SELECT {select} FROM ({sql}) AS __result) TO '{path}' (HEADER, FORCE_QUOTE *)")
+        raw = Path(path).read_bytes()
+    finally:
+        os.unlink(path)
+    return ResultSet([info for info, _e in specs], None, True, raw)
+
+
 def execute(host: Any, run: Run, log: logging.Logger) -> None:
     """Run the query; leaves run.state SUCCEEDED, FAILED or CANCELLED (never raises)."""
     if run.state == "CANCELLED":
@@ -105,38 +132,47 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
     run.state, run.started = "RUNNING", time.time()
     con = duckdb.connect()
     run.connection = con
+    catalogs: list[Catalog] = []
     try:
         con.execute("SET threads TO 2")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET parquet_metadata_cache = true")
         glue = client(host.ctx, "glue", run.region, run.credentials)
         s3 = client(host.ctx, "s3", run.region, run.credentials)
         fs = s3_filesystem(host.ctx, run.credentials)
-        catalog = Catalog(glue, fs, con, log)
+        catalog = Catalog(glue, fs, con, log, s3=s3, cutoff=run.cutoff, account=run.account)
+        catalogs.append(catalog)
         text = strip_comments(run.query)
         if statement_type(run.query) == "DML" and text.split(None, 1)[0].upper().startswith(DML):
-            tree = catalog.resolve(parse(run.query), run.database)
-            run.scanned = catalog.scanned
-            if run.cutoff and catalog.scanned > run.cutoff:
-                run.scanned = run.cutoff
-                raise QueryFailed("", CUTOFF_REASON, state="CANCELLED")
-            sql = to_duckdb(tree)
+            mark = time.perf_counter()
             try:
-                table = con.sql(sql).to_arrow_table()
+                tree = catalog.resolve(parse(run.query), run.database)
+            finally:
+                run.phases["resolve_and_fetch_s"] = round(time.perf_counter() - mark, 3)
+                run.scanned = min(catalog.scanned, run.cutoff) if run.cutoff else catalog.scanned
+            sql = to_duckdb(athena_column_names(tree))
+            mark = time.perf_counter()
+            try:
+                run.result = _select(con, sql)
             except duckdb.InterruptException as exc:
                 raise QueryFailed("", "Query cancelled by user", state="CANCELLED") from exc
             except duckdb.Error as exc:
                 raise duckdb_failure(exc) from exc
-            run.result = ResultSet.from_arrow(table)
+            run.phases["duckdb_s"] = round(time.perf_counter() - mark, 3)
             if run.state == "CANCELLED":
                 return
+            mark = time.perf_counter()
             _put(s3, run.output, run.result.csv(), run.result_config, "text/csv")
             _put(s3, run.output + ".metadata", run.result.metadata(), run.result_config, "application/octet-stream")
+            run.phases["results_put_s"] = round(time.perf_counter() - mark, 3)
         elif statement_type(run.query) == "DDL":
             first = text.split(None, 1)[0].upper()
             is_view = re.match(r"CREATE\s+(OR\s+REPLACE\s+)?VIEW\s", text, re.IGNORECASE)
             tree = parse(text) if first in ("CREATE", "DROP", "DESCRIBE") and not is_view else None
 
             def schema_of(body: str, database: str) -> pa.Schema:
-                resolved = Catalog(glue, fs, con, log).resolve(parse(body), database)
+                catalogs.append(Catalog(glue, fs, con, log, s3=s3, account=run.account))
+                resolved = catalogs[-1].resolve(parse(body), database)
                 try:
                     return con.sql(to_duckdb(resolved)).limit(0).to_arrow_table().schema
                 except duckdb.Error as exc:
@@ -170,3 +206,5 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
         run.completed = time.time()
         run.connection = None
         con.close()
+        for used in catalogs:
+            used.close()

@@ -9,12 +9,14 @@ without VarCharValue. The CSV has a header and every value in double quotes.
 from __future__ import annotations
 
 import decimal
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 MAX_RESULTS = 1000
 
@@ -115,9 +117,8 @@ def text_column(column: pa.ChunkedArray) -> pa.Array:
             text = pc.if_else(odd, pa.array(fixed, pa.string()), text)
         return text
     if pa.types.is_timestamp(t):
-        millis = pc.cast(column, pa.timestamp("ms", tz=t.tz), safe=False)
-        text = pc.strftime(millis, "%Y-%m-%d %H:%M:%S")
-        return pc.binary_join_element_wise(text, " UTC", "") if t.tz else text
+        text = pc.cast(pc.cast(column, pa.timestamp("ms", tz=t.tz), safe=False), pa.string())  # "... 00:00:00.000"
+        return pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, -1), " UTC", "") if t.tz else text
     if (
         pa.types.is_integer(t)
         or pa.types.is_boolean(t)
@@ -129,37 +130,118 @@ def text_column(column: pa.ChunkedArray) -> pa.Array:
     return pa.array([None if v is None else _nested(v) for v in column.to_pylist()], pa.string())
 
 
+def column_info(name: str, type_name: str, precision: int, scale: int, table_name: str = "") -> dict[str, Any]:
+    return {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": table_name,
+        "Name": name,
+        "Label": name,
+        "Type": type_name,
+        "Precision": precision,
+        "Scale": scale,
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": type_name == "varchar",
+    }
+
+
+_DUCK_TYPES = {
+    "VARCHAR": ("varchar", 2147483647),
+    "BIGINT": ("bigint", 19),
+    "HUGEINT": ("bigint", 19),
+    "UBIGINT": ("bigint", 19),
+    "UHUGEINT": ("bigint", 19),
+    "INTEGER": ("integer", 10),
+    "UINTEGER": ("bigint", 19),
+    "SMALLINT": ("smallint", 5),
+    "USMALLINT": ("integer", 10),
+    "TINYINT": ("tinyint", 3),
+    "UTINYINT": ("smallint", 5),
+    "DOUBLE": ("double", 17),
+    "FLOAT": ("real", 9),
+    "BOOLEAN": ("boolean", 0),
+    "DATE": ("date", 0),
+    "TIMESTAMP": ("timestamp", 3),
+    "TIMESTAMP_S": ("timestamp", 3),
+    "TIMESTAMP_MS": ("timestamp", 3),
+    "TIMESTAMP_NS": ("timestamp", 3),
+    "TIMESTAMP WITH TIME ZONE": ("timestamp with time zone", 3),
+    "TIME": ("time", 3),
+    "UUID": ("uuid", 0),
+    "INTERVAL": ("interval day to second", 0),
+    '"NULL"': ("unknown", 0),
+}
+
+
+def duck_column(name: str, duck_type: str) -> tuple[dict[str, Any], str] | None:
+    """ColumnInfo and the DuckDB expression giving Trino's text of a result column; None for nested types."""
+    ident = '"' + name.replace('"', '""') + '"'
+    if duck_type.startswith("DECIMAL("):
+        precision, scale = (int(x) for x in duck_type[8:-1].split(","))
+        return column_info(name, "decimal", precision, scale), f"CAST({ident} AS VARCHAR)"
+    if duck_type not in _DUCK_TYPES:
+        return None
+    type_name, precision = _DUCK_TYPES[duck_type]
+    info = column_info(name, type_name, precision, 0)
+    if duck_type == "VARCHAR":
+        return info, ident
+    if duck_type in ("DOUBLE", "FLOAT"):
+        return info, (
+            f"CASE WHEN {ident} IS NULL THEN NULL WHEN abs({ident}) >= 1e-3 AND abs({ident}) < 1e7 "
+            f"THEN CAST({ident} AS VARCHAR) ELSE __java_double(CAST({ident} AS DOUBLE)) END"
+        )
+    if duck_type.startswith("TIMESTAMP"):
+        suffix = " || ' UTC'" if "ZONE" in duck_type else ""
+        return info, f"strftime({ident}, '%Y-%m-%d %H:%M:%S.%g'){suffix}"
+    return info, f"CAST({ident} AS VARCHAR)"
+
+
 @dataclass
 class ResultSet:
-    """A query's result: column info and the text columns, paged as GetQueryResults pages them."""
+    """A query's result: column info and the text columns, paged as GetQueryResults pages them.
+
+    A SELECT's result may hold only its CSV (``raw``, written by DuckDB): the columns are then parsed
+    from it on the first GetQueryResults, as Athena reads results back from the CSV.
+    """
 
     column_info: list[dict[str, Any]]
-    columns: list[pa.Array]
+    columns: list[pa.Array] | None
     header: bool = True
+    raw: bytes | None = None
+
+    def text_columns(self) -> list[pa.Array]:
+        if self.columns is None:
+            names = [i["Name"] for i in self.column_info]
+            table = (
+                pacsv.read_csv(
+                    io.BytesIO(self.raw or b""),
+                    read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))], skip_rows=1),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={f"c{i}": pa.string() for i in range(len(names))},
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=False,
+                        null_values=[""],
+                    ),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                )
+                if self.raw and self.raw.count(b"\n") > 1
+                else None
+            )
+            self.columns = (
+                [c.combine_chunks() for c in table.columns]
+                if table is not None
+                else [pa.array([], pa.string()) for _ in names]
+            )
+        return self.columns
 
     @property
     def rows(self) -> int:
-        return len(self.columns[0]) if self.columns else 0
+        columns = self.text_columns()
+        return len(columns[0]) if columns else 0
 
     @classmethod
     def from_arrow(cls, table: pa.Table, table_name: str = "", header: bool = True) -> ResultSet:
-        info = []
-        for field in table.schema:
-            name, precision, scale = athena_type(field.type)
-            info.append(
-                {
-                    "CatalogName": "hive",
-                    "SchemaName": "",
-                    "TableName": table_name,
-                    "Name": field.name,
-                    "Label": field.name,
-                    "Type": name,
-                    "Precision": precision,
-                    "Scale": scale,
-                    "Nullable": "UNKNOWN",
-                    "CaseSensitive": name == "varchar",
-                }
-            )
+        info = [column_info(f.name, *athena_type(f.type), table_name=table_name) for f in table.schema]
         return cls(info, [text_column(c) for c in table.columns], header)
 
     @classmethod
@@ -172,6 +254,8 @@ class ResultSet:
 
     def csv(self) -> bytes:
         """The ``.csv`` Athena writes: a header, every value quoted, NULL as an empty field."""
+        if self.raw is not None:
+            return self.raw
 
         def quoted(column: pa.Array) -> pa.Array:
             escaped = pc.replace_substring(column, '"', '""')
@@ -181,7 +265,7 @@ class ResultSet:
         lines = [",".join(n[0].as_py() for n in names)] if self.column_info else []
         if self.rows:
             joined = pc.binary_join_element_wise(
-                *[quoted(c) for c in self.columns], ",", null_handling="replace", null_replacement=""
+                *[quoted(c) for c in self.text_columns()], ",", null_handling="replace", null_replacement=""
             )
             lines.extend(joined.to_pylist())
         return ("\n".join(lines) + "\n").encode() if lines else b""
@@ -190,7 +274,7 @@ class ResultSet:
         """The ``.txt`` Athena writes for DDL results: tab-separated, unquoted."""
         if not self.rows:
             return b""
-        joined = pc.binary_join_element_wise(*self.columns, "\t", null_handling="replace", null_replacement="")
+        joined = pc.binary_join_element_wise(*self.text_columns(), "\t", null_handling="replace", null_replacement="")
         return ("\n".join(joined.to_pylist()) + "\n").encode()
 
     def metadata(self) -> bytes:
@@ -211,7 +295,7 @@ class ResultSet:
         data_start = max(0, start - (1 if self.header else 0))
         data_end = end - (1 if self.header else 0)
         if data_end > data_start:
-            values = [c.slice(data_start, data_end - data_start).to_pylist() for c in self.columns]
+            values = [c.slice(data_start, data_end - data_start).to_pylist() for c in self.text_columns()]
             for row in zip(*values, strict=True):
                 rows.append({"Data": [{} if v is None else {"VarCharValue": v} for v in row]})
         answer: dict[str, Any] = {

@@ -74,3 +74,18 @@ def duckdb_failure(exc: Exception) -> QueryFailed:
         if match:
             return QueryFailed(error_type, message.format(*match.groups()).splitlines()[0])
     return QueryFailed("GENERIC_INTERNAL_ERROR", text.splitlines()[0] if text else type(exc).__name__, category=1)
+
+
+def athena_column_names(tree: exp.Expression) -> exp.Expression:
+    """Trino names an unaliased expression of the outer SELECT ``_col<position>``; DuckDB would name it after
+    its text."""
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if isinstance(select, exp.Subquery):
+        select = select.unnest()
+    if isinstance(select, exp.Select):
+        for i, item in enumerate(list(select.expressions)):
+            if not isinstance(item, (exp.Alias, exp.Column, exp.Star)):
+                item.replace(exp.alias_(item.copy(), f"_col{i}", quoted=False))
+    return tree

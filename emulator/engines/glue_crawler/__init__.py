@@ -26,8 +26,9 @@ Schedules: a loop every 30 s starts crawlers whose ``cron(...)`` fired.
 
 Known gaps: only Parquet is classified (other objects are skipped: no
 JSON/CSV/custom classifiers); similarity is computed on (name, type) sets,
-AWS's exact measure is not published; a crawl reads whole footers through
-pyarrow (one ranged GET per file, plus a HEAD); no crawler CloudWatch logs;
+AWS's exact measure is not published; a crawl reads each file's footer with
+one ranged GetObject (the last 64 KiB; a second one for bigger footers) and
+CRAWL_EVERYTHING re-reads them all every crawl; no crawler CloudWatch logs;
 partitions whose folders vanished are not deleted; LastCrawl messages are
 Glue-like, not byte-identical; S3 "no such bucket" under a target crawls
 nothing and succeeds.
@@ -49,7 +50,6 @@ from emulator.engines.glue_crawler.scan import (
     client,
     list_target,
     read_footers,
-    s3_filesystem,
     split_s3_url,
 )
 from emulator.engines.host import EngineHost
@@ -87,7 +87,7 @@ def run_crawl(host: EngineHost, account: str, region: str, name: str, stopping: 
     crawler = config_reader.get_crawler(Name=name)["Crawler"]
     creds = host.ctx.assume(role_arn(crawler["Role"], account), "AWS-Crawler", region)
     glue = client(host.ctx, "glue", region, creds)
-    fs = s3_filesystem(host.ctx, creds)
+    s3 = client(host.ctx, "s3", region, creds)
     database = crawler.get("DatabaseName") or ""
     try:
         glue.get_database(Name=database)
@@ -107,12 +107,12 @@ def run_crawl(host: EngineHost, account: str, region: str, name: str, stopping: 
     found: set[str] = set()
     targets = (crawler.get("Targets") or {}).get("S3Targets") or []
     for target in targets:
-        files, calls = list_target(fs, target["Path"], target.get("Exclusions") or [])
+        files, calls = list_target(s3, target["Path"], target.get("Exclusions") or [])
         s3_calls += calls
         if new_only:
             files = [f for f in files if f"s3://{f.bucket}/{f.key.rsplit('/', 1)[0]}/" not in known]
-        files = read_footers(fs, files)
-        s3_calls += 2 * len(files)
+        files, calls = read_footers(s3, files)
+        s3_calls += calls
         bucket, prefix = split_s3_url(target["Path"])
         tables = group(
             files,

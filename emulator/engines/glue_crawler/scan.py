@@ -169,70 +169,74 @@ def excluded(relative_key: str, patterns: list[str]) -> bool:
 
 
 def _s3_error(exc: Exception, bucket: str, key: str) -> CrawlError:
-    text = str(exc)
-    if "ACCESS_DENIED" in text or "AccessDenied" in text or "Forbidden" in text:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+    if code in ("AccessDenied", "403", "Forbidden"):
         return CrawlError(
             f"Error Access Denied (Service: Amazon S3; Status Code: 403; Error Code: AccessDenied) "
             f"retrieving file at s3://{bucket}/{key}"
         )
-    return CrawlError(f"Error reading s3://{bucket}/{key}: {text}")
+    return CrawlError(f"Error reading s3://{bucket}/{key}: {exc}")
 
 
-def list_target(fs: pafs.S3FileSystem, url: str, exclusions: list[str]) -> tuple[list[DataFile], int]:
-    """The objects under an S3 target (minus exclusions and folder markers), and the ListObjects calls made."""
+def list_target(s3: Any, url: str, exclusions: list[str]) -> tuple[list[DataFile], int]:
+    """The objects under an S3 target (minus exclusions and folder markers), and the ListObjectsV2 calls made."""
     bucket, prefix = split_s3_url(url)
+    files, calls = [], 0
     try:
-        infos = fs.get_file_info(pafs.FileSelector(f"{bucket}/{prefix}".rstrip("/"), recursive=True))
-    except FileNotFoundError:
-        return [], 1
-    except OSError as exc:
-        if "NoSuchBucket" in str(exc) or "NO_SUCH_BUCKET" in str(exc):
-            return [], 1
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            calls += 1
+            for obj in page.get("Contents", []):
+                relative = obj["Key"][len(prefix) :]
+                if obj["Size"] == 0 or obj["Key"].endswith("/") or excluded(relative, exclusions):
+                    continue
+                *folders, _name = relative.split("/")
+                files.append(DataFile(bucket=bucket, key=obj["Key"], folders=tuple(folders), size=obj["Size"]))
+    except s3.exceptions.NoSuchBucket:
+        return [], max(calls, 1)
+    except Exception as exc:
         raise _s3_error(exc, bucket, prefix) from exc
-    files = []
-    for info in infos:
-        if info.type != pafs.FileType.File or info.size == 0:
-            continue
-        key = info.path.split("/", 1)[1]
-        relative = key[len(prefix) :]
-        if excluded(relative, exclusions):
-            continue
-        *folders, _name = relative.split("/")
-        files.append(DataFile(bucket=bucket, key=key, folders=tuple(folders), size=info.size or 0))
-    return files, max(1, (len(infos) + 999) // 1000)
+    return files, calls
 
 
-def read_footer(fs: pafs.S3FileSystem, data_file: DataFile) -> bool:
-    """Fill the file's columns and row count from its Parquet footer; False if it is not Parquet."""
-    path = f"{data_file.bucket}/{data_file.key}"
+_TAIL = 64 * 1024
+
+
+def _tail(s3: Any, data_file: DataFile, length: int) -> bytes:
+    length = min(length, data_file.size)
     try:
-        with fs.open_input_file(path) as handle:
-            size = handle.size()
-            if size >= 8:
-                handle.seek(size - 4)
-                if handle.read(4) != PARQUET_MAGIC:
-                    if data_file.name.endswith(".parquet"):
-                        raise CrawlError(
-                            f"Unable to read Parquet file s3://{path}: not a Parquet file (magic bytes not found in footer)"
-                        )
-                    return False
-            elif not data_file.name.endswith(".parquet"):
-                return False
-            handle.seek(0)
-            parquet = pq.ParquetFile(handle)
-            schema, data_file.rows = parquet.schema_arrow, parquet.metadata.num_rows
-    except CrawlError:
-        raise
-    except OSError as exc:
+        answer = s3.get_object(Bucket=data_file.bucket, Key=data_file.key, Range=f"bytes=-{length}")
+    except Exception as exc:
         raise _s3_error(exc, data_file.bucket, data_file.key) from exc
+    return answer["Body"].read()
+
+
+def read_footer(s3: Any, data_file: DataFile) -> int:
+    """Fill the file's columns and rows from its Parquet footer (one ranged GET); 0 if it is not Parquet.
+
+    Returns the GetObject calls made (0 when the object is not Parquet and not named so).
+    """
+    path = f"s3://{data_file.bucket}/{data_file.key}"
+    tail, calls = _tail(s3, data_file, _TAIL), 1
+    if len(tail) < 12 or tail[-4:] != PARQUET_MAGIC:
+        if data_file.name.endswith(".parquet"):
+            raise CrawlError(
+                f"Unable to read Parquet file {path}: not a Parquet file (magic bytes not found in footer)"
+            )
+        return 0
+    footer = int.from_bytes(tail[-8:-4], "little") + 8
+    if footer > len(tail) and footer <= data_file.size:
+        tail, calls = _tail(s3, data_file, footer), 2
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(tail))
+        schema, data_file.rows = parquet.schema_arrow, parquet.metadata.num_rows
     except Exception as exc:  # a corrupt footer: pyarrow's ArrowInvalid and friends
-        raise CrawlError(f"Unable to read Parquet file s3://{path}: {exc}") from exc
+        raise CrawlError(f"Unable to read Parquet file {path}: {exc}") from exc
     data_file.columns = [(f.name.lower(), glue_type(f.type)) for f in schema]
-    return True
+    return calls
 
 
-def read_footers(fs: pafs.S3FileSystem, files: list[DataFile], workers: int = 4) -> list[DataFile]:
+def read_footers(s3: Any, files: list[DataFile], workers: int = 4) -> tuple[list[DataFile], int]:
     """Read every footer (a few in parallel); non-Parquet objects are dropped (no classifier for them)."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        kept = list(pool.map(lambda f: read_footer(fs, f), files))
-    return [f for f, ok in zip(files, kept, strict=True) if ok]
+        calls = list(pool.map(lambda f: read_footer(s3, f), files))
+    return [f for f, n in zip(files, calls, strict=True) if n], sum(calls)
