@@ -33,7 +33,7 @@ from sqlglot import exp
 
 from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.translate import cte_names, parse
-from emulator.engines.glue_crawler.scan import split_s3_url
+from emulator.engines.glue_crawler.scan import iam_enforced, in_process_object, split_s3_url
 
 CUTOFF_REASON = "Bytes scanned limit was exceeded"
 # Tables up to this size are fetched whole into memory (one GET per object, fastest through the emulator);
@@ -58,25 +58,6 @@ _SIMPLE = {
     "binary": pa.binary(),
     "varbinary": pa.binary(),
 }
-
-
-def _iam_enforced() -> bool:
-    from moto import settings
-
-    return float("inf") != settings.INITIAL_NO_AUTH_ACTION_COUNT
-
-
-def _in_process_object(account: str | None, bucket: str, key: str) -> bytes | None:
-    """The latest version of an object from moto's S3 backend in this process (None if not reachable so)."""
-    if account is None:
-        return None
-    try:
-        from moto.s3.models import s3_backends
-
-        found = s3_backends[account]["aws"].get_object(bucket, key)
-        return None if found is None else found.value
-    except Exception:  # moto's internals moved or the object is special (e.g. a delete marker): go through HTTP
-        return None
 
 
 _DUCK = {
@@ -328,9 +309,9 @@ class Catalog:
         """
         bucket, key = path.split("/", 1)
         try:
-            if _iam_enforced():
+            if iam_enforced():
                 self.s3.head_object(Bucket=bucket, Key=key)
-            value = _in_process_object(self.account, bucket, key)
+            value = in_process_object(self.account, bucket, key)
             if value is None:
                 value = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             return pa.py_buffer(value)

@@ -111,7 +111,7 @@ def run_crawl(host: EngineHost, account: str, region: str, name: str, stopping: 
         s3_calls += calls
         if new_only:
             files = [f for f in files if f"s3://{f.bucket}/{f.key.rsplit('/', 1)[0]}/" not in known]
-        files, calls = read_footers(s3, files)
+        files, calls = read_footers(s3, files, account)
         s3_calls += calls
         bucket, prefix = split_s3_url(target["Path"])
         tables = group(
