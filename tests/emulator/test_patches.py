@@ -59,6 +59,7 @@ def test_every_patch_is_registered_and_applied_once():
         "kinesis_records_to_open_shards",
         "firehose_kinesis_source_delivery_start",
         "firehose_direct_put_refused_on_kinesis_source",
+        "glue_crawler_metrics",
     }
 
 

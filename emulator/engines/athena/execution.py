@@ -1,0 +1,210 @@
+"""One query execution: Trino SQL resolved through Glue, run in DuckDB, results written to S3 as the caller."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from emulator.engines.athena.catalog import Catalog
+from emulator.engines.athena.ddl import Ddl
+from emulator.engines.athena.errors import QueryFailed
+from emulator.engines.athena.results import ResultSet, duck_column, java_double
+from emulator.engines.athena.translate import athena_column_names, duckdb_failure, parse, strip_comments, to_duckdb
+from emulator.engines.glue_crawler.scan import client, s3_filesystem, split_s3_url
+
+DML = ("SELECT", "WITH", "VALUES", "TABLE", "(")
+DDL = ("CREATE", "DROP", "ALTER", "DESCRIBE", "SHOW", "MSCK")
+
+
+def statement_type(query: str) -> str:
+    word = strip_comments(query).split(None, 1)[0].upper() if strip_comments(query) else ""
+    if word.startswith(DML):
+        return "DML"
+    if word in DDL:
+        return "DDL"
+    return "UTILITY" if word == "EXPLAIN" else "DML"
+
+
+@dataclass
+class Run:
+    """What the engine keeps on a moto Execution (``execution.engine``)."""
+
+    query: str
+    database: str
+    output: str  # full s3:// URL of the result object
+    result_config: dict[str, Any]
+    cutoff: int | None
+    credentials: dict[str, Any] | None
+    region: str
+    account: str | None = None
+    state: str = "QUEUED"
+    reason: str | None = None
+    error: dict[str, Any] | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    completed: float | None = None
+    scanned: int = 0
+    result: ResultSet | None = None
+    connection: duckdb.DuckDBPyConnection | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def statistics(self) -> dict[str, Any]:
+        now = time.time()
+        start = self.started or now
+        end = self.completed or now
+        engine_ms = int((end - start) * 1000) if self.started else 0
+        queue_ms = int((start - self.submitted) * 1000)
+        return {
+            "EngineExecutionTimeInMillis": engine_ms,
+            "DataScannedInBytes": self.scanned,
+            "TotalExecutionTimeInMillis": int((end - self.submitted) * 1000),
+            "QueryQueueTimeInMillis": queue_ms,
+            "ServicePreProcessingTimeInMillis": 0,
+            "QueryPlanningTimeInMillis": 0,
+            "ServiceProcessingTimeInMillis": 0,
+            "ResultReuseInformation": {"ReusedPreviousResult": False},
+        }
+
+
+def _put(s3: Any, url: str, body: bytes, config: dict[str, Any], content_type: str) -> None:
+    bucket, key = split_s3_url(url)
+    key = key.rstrip("/")
+    extra: dict[str, Any] = {}
+    option = (config.get("EncryptionConfiguration") or {}).get("EncryptionOption")
+    if option == "SSE_S3":
+        extra["ServerSideEncryption"] = "AES256"
+    elif option in ("SSE_KMS", "CSE_KMS"):
+        extra["ServerSideEncryption"] = "aws:kms"
+        if config["EncryptionConfiguration"].get("KmsKey"):
+            extra["SSEKMSKeyId"] = config["EncryptionConfiguration"]["KmsKey"]
+    if config.get("ExpectedBucketOwner"):
+        extra["ExpectedBucketOwner"] = config["ExpectedBucketOwner"]
+    if (config.get("AclConfiguration") or {}).get("S3AclOption") == "BUCKET_OWNER_FULL_CONTROL":
+        extra["ACL"] = "bucket-owner-full-control"
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+    except s3.exceptions.NoSuchBucket as exc:
+        raise QueryFailed("", f"Unable to verify/create output bucket {bucket}") from exc
+    except Exception as exc:
+        raise QueryFailed(
+            "",
+            f"Access denied when writing output to url: s3://{bucket}/{key} . Please ensure "
+            f"you are allowed to access the S3 bucket. ({exc})",
+        ) from exc
+
+
+def _select(con: duckdb.DuckDBPyConnection, sql: str) -> ResultSet:
+    """Run a SELECT; DuckDB writes the CSV itself (Trino's text of each value) unless a column is nested."""
+    relation = con.sql(sql)
+    names, types = relation.columns, [str(t) for t in relation.types]
+    specs = [duck_column(n, t) for n, t in zip(names, types, strict=True)]
+    if any(spec is None for spec in specs) or len({n.lower() for n in names}) != len(names):
+        return ResultSet.from_arrow(relation.to_arrow_table())
+    with contextlib.suppress(duckdb.Error):  # registered by an earlier statement of this connection
+        con.create_function("__java_double", java_double, ["DOUBLE"], "VARCHAR")
+    select = ", ".join(
+        f'{expr} AS "{n.replace(chr(34), chr(34) * 2)}"' for n, (_i, expr) in zip(names, specs, strict=True)
+    )
+    handle, path = tempfile.mkstemp(prefix="athena-result-", suffix=".csv")
+    os.close(handle)
+    try:
+        con.execute(f"COPY (SELECT {select} FROM ({sql}) AS __result) TO '{path}' (HEADER, FORCE_QUOTE *)")
+        raw = Path(path).read_bytes()
+    finally:
+        os.unlink(path)
+    return ResultSet([info for info, _e in specs], None, True, raw)
+
+
+def execute(host: Any, run: Run, log: logging.Logger) -> None:
+    """Run the query; leaves run.state SUCCEEDED, FAILED or CANCELLED (never raises)."""
+    if run.state == "CANCELLED":
+        return
+    run.state, run.started = "RUNNING", time.time()
+    con = duckdb.connect()
+    run.connection = con
+    catalogs: list[Catalog] = []
+    try:
+        con.execute("SET threads TO 2")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET parquet_metadata_cache = true")
+        glue = client(host.ctx, "glue", run.region, run.credentials)
+        s3 = client(host.ctx, "s3", run.region, run.credentials)
+        fs = s3_filesystem(host.ctx, run.credentials)
+        catalog = Catalog(glue, fs, con, log, s3=s3, cutoff=run.cutoff, account=run.account)
+        catalogs.append(catalog)
+        text = strip_comments(run.query)
+        if statement_type(run.query) == "DML" and text.split(None, 1)[0].upper().startswith(DML):
+            mark = time.perf_counter()
+            try:
+                tree = catalog.resolve(parse(run.query), run.database)
+            finally:
+                run.phases["resolve_and_fetch_s"] = round(time.perf_counter() - mark, 3)
+                run.scanned = min(catalog.scanned, run.cutoff) if run.cutoff else catalog.scanned
+            sql = to_duckdb(athena_column_names(tree))
+            mark = time.perf_counter()
+            try:
+                run.result = _select(con, sql)
+            except duckdb.InterruptException as exc:
+                raise QueryFailed("", "Query cancelled by user", state="CANCELLED") from exc
+            except duckdb.Error as exc:
+                raise duckdb_failure(exc) from exc
+            run.phases["duckdb_s"] = round(time.perf_counter() - mark, 3)
+            if run.state == "CANCELLED":
+                return
+            mark = time.perf_counter()
+            _put(s3, run.output, run.result.csv(), run.result_config, "text/csv")
+            _put(s3, run.output + ".metadata", run.result.metadata(), run.result_config, "application/octet-stream")
+            run.phases["results_put_s"] = round(time.perf_counter() - mark, 3)
+        elif statement_type(run.query) == "DDL":
+            first = text.split(None, 1)[0].upper()
+            is_view = re.match(r"CREATE\s+(OR\s+REPLACE\s+)?VIEW\s", text, re.IGNORECASE)
+            tree = parse(text) if first in ("CREATE", "DROP", "DESCRIBE") and not is_view else None
+
+            def schema_of(body: str, database: str) -> pa.Schema:
+                catalogs.append(Catalog(glue, fs, con, log, s3=s3, account=run.account))
+                resolved = catalogs[-1].resolve(parse(body), database)
+                try:
+                    return con.sql(to_duckdb(resolved)).limit(0).to_arrow_table().schema
+                except duckdb.Error as exc:
+                    raise duckdb_failure(exc) from exc
+
+            def lister(location: str) -> list[tuple[str, int]]:
+                return catalog._list(location)
+
+            run.result = Ddl(glue, run.database, schema_of, lister).run(text, tree)
+            if run.result is not None and run.result.rows:
+                _put(s3, run.output, run.result.text(), run.result_config, "text/plain")
+        else:
+            parse(run.query)  # a statement that is not even SQL fails as a syntax error
+            raise QueryFailed("NOT_SUPPORTED", f"the local Athena does not run this statement: {text[:80]}")
+        run.state = "SUCCEEDED" if run.state != "CANCELLED" else run.state
+    except QueryFailed as exc:
+        if run.state != "CANCELLED":
+            run.state, run.reason = exc.state, exc.reason
+            run.error = {
+                "ErrorCategory": exc.category,
+                "ErrorType": 1006 if exc.state == "FAILED" else 1101,
+                "Retryable": False,
+                "ErrorMessage": exc.reason,
+            }
+        log.info("query failed: %s", exc.reason)
+    except Exception as exc:  # never a crash: the query fails with what went wrong
+        log.exception("query error")
+        run.state, run.reason = "FAILED", f"GENERIC_INTERNAL_ERROR: {type(exc).__name__}: {exc}"
+        run.error = {"ErrorCategory": 1, "ErrorType": 1003, "Retryable": False, "ErrorMessage": run.reason}
+    finally:
+        run.completed = time.time()
+        run.connection = None
+        con.close()
+        for used in catalogs:
+            used.close()
