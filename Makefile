@@ -52,6 +52,7 @@ status: ## Say what runs where
 demo: up ## Deploy the platform into the emulator, seed the source, show the changes arriving stage by stage
 	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
 	$(BIN)/ansible-playbook playbooks/seed.yml -i $(INVENTORY)
+	$(BIN)/ansible-playbook playbooks/replication.yml -i $(INVENTORY) -e replication_action=start
 	$(PY) -m tests.harness.demo
 
 converge: up ## Converge the inventory (INVENTORY=inventories/local)
@@ -96,6 +97,7 @@ bench: venv ## Benchmarks of the Lambda cores (writes bench/results.json)
 bench-e2e: up ## End-to-end freshness, sustained throughput and memory of the local default (bench/results-e2e.json)
 	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
 	$(BIN)/ansible-playbook playbooks/seed.yml -i $(INVENTORY)
+	$(BIN)/ansible-playbook playbooks/replication.yml -i $(INVENTORY) -e replication_action=start
 	$(PY) bench/bench_e2e.py
 
 clean: down ## Stop everything and remove build output

@@ -45,6 +45,7 @@ def platform():
         pytest.fail(f"the local emulator is not running ({exc}): run 'make up' first")
     run_playbook("site.yml")
     run_playbook("seed.yml")
+    run_playbook("replication.yml", "-e", "replication_action=start")
     deployed = dataflow.Platform.load()
     yield deployed
     run_playbook("teardown.yml")
