@@ -138,7 +138,7 @@ def objects(platform: Platform, prefix: str) -> list[dict[str, Any]]:
     s3 = platform.client("s3")
     found: list[dict[str, Any]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=platform.bucket, Prefix=prefix):
-        found.extend(page.get("Contents", []))
+        found.extend(o for o in page.get("Contents", []) if not o["Key"].endswith("/"))  # not folder markers
     return found
 
 
@@ -173,7 +173,7 @@ def trusted_state(platform: Platform) -> dict[int, tuple]:
         return {}
     db = duckdb.connect()
     db.register("employees", changes)
-    result = db.execute(saved_query("current-employees")).fetch_arrow_table().to_pylist()
+    result = db.sql(saved_query("current-employees")).to_arrow_table().to_pylist()
     return {row["id"]: normalise(row) for row in result}
 
 
