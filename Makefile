@@ -54,6 +54,12 @@ demo: up ## Deploy the platform into the emulator, seed the source, show the cha
 	$(BIN)/ansible-playbook playbooks/seed.yml -i $(INVENTORY)
 	$(BIN)/ansible-playbook playbooks/replication.yml -i $(INVENTORY) -e replication_action=start
 	$(PY) -m tests.harness.demo
+	$(BIN)/ansible-playbook playbooks/crawlers.yml -i $(INVENTORY)
+	$(BIN)/ansible-playbook playbooks/train.yml -i $(INVENTORY) -e train_score_now=true
+	$(BIN)/ansible-playbook playbooks/crawlers.yml -i $(INVENTORY)
+	@for view in current_employees salary_by_department changes_per_day salary_anomalies; do \
+	  $(BIN)/ansible-playbook playbooks/query.yml -i $(INVENTORY) -e query_view=$$view | sed -n '/^TASK \[.*[Ss]how/,/^PLAY RECAP/p' | grep -v '^PLAY RECAP'; \
+	done
 
 converge: up ## Converge the inventory (INVENTORY=inventories/local)
 	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)

@@ -15,6 +15,13 @@ from pathlib import Path
 from tests.harness import dataflow
 
 CDC_CHANGES = Path(dataflow.ROOT / "roles" / "database" / "files" / "cdc_changes.sql")
+ANOMALIES = """
+INSERT INTO public.employees (first_name, last_name, email, department, salary, hire_date) VALUES
+  ('Ada', 'Outlier', 'ada.outlier@example.com', 'HR', 990000.00, '2024-03-01'),
+  ('Ben', 'Outlier', 'ben.outlier@example.com', 'Engineering', 1200.00, '2019-07-15'),
+  ('Cy', 'Outlier', 'cy.outlier@example.com', 'Sales', 870000.00, '2022-11-30')
+ON CONFLICT (email) DO NOTHING
+"""
 
 
 def stage_line(platform: dataflow.Platform, conn, started: float) -> tuple[str, bool]:
@@ -82,7 +89,13 @@ def main() -> None:
                 sys.exit(f"not arrived within 180 s: {', '.join(pending)}; see `make status`")
             time.sleep(1)
         took = follow(platform, conn)
-        print(f"   trusted/ matches the source again ({took:.1f} s)")
+        print(f"   trusted/ matches the source again ({took:.1f} s)\n")
+
+        print("3. Three salaries far from their department's, for the ML model to find:")
+        with conn.cursor() as cur:
+            cur.execute(ANOMALIES)
+        took = follow(platform, conn)
+        print(f"   in trusted/ after {took:.1f} s")
 
 
 if __name__ == "__main__":
