@@ -98,7 +98,7 @@ def to_decimal_text(precision: int, scale: int, negative: bool) -> Callable:
             if text.startswith("-") and not negative and form.fullmatch(text[1:]):
                 raise Violation(f"below 0: {text!r:.40}")
             raise Violation(f"not a number: {text!r:.40}")
-        digits, _, decimals = text.lstrip("-").partition(".")
+        digits, _point, decimals = text.lstrip("-").partition(".")
         if len(decimals) > scale:
             raise Violation(f"more than {scale} decimal places: {text!r:.40}")
         if len(digits.lstrip("0")) > whole:

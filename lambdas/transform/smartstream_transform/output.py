@@ -16,8 +16,8 @@ import tempfile
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
+from pyarrow import ipc
 
 from .accounting import OutputFile
 

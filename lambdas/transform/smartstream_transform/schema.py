@@ -33,6 +33,10 @@ import pyarrow as pa
 
 from .contracts import Contract
 
+# Exact type checks (type(x) is dict) on the per-record path are deliberate:
+# cheaper than isinstance, and they keep bool out where int is meant.
+# pylint: disable=unidiomatic-typecheck
+
 META_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
     ("_op", pa.string()),
     ("_commit_ts", pa.timestamp("us", tz="UTC")),
