@@ -268,6 +268,7 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
                 f"{r['object-locator']['schema-name']}.{r['object-locator']['table-name']}" for r in rules
             ),
             "logging": settings.get("Logging", {}).get("EnableLogging"),
+            "before_image": settings.get("BeforeImageSettings", {}).get("EnableBeforeImage"),
             "status": t["Status"],
             "instance": t["ReplicationInstanceArn"],
         }
@@ -275,6 +276,8 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
             "type": "full-load-and-cdc",
             "tables": sorted(f"{expect['source_schema']}.{t}" for t in expect["source_tables"]),
             "logging": True,
+            # a primary-key change reaches the transform as an update whose before-image holds the old key
+            "before_image": True,
             "status": "running" if expect["start_replication"] else got["status"],
             "instance": ing["replication_instance_arn"],
         }
@@ -286,7 +289,7 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
     report.run(
         "ingestion", "source reads credentials from the secret over TLS; target writes JSON lines", dms_endpoints
     )
-    report.run("ingestion", "task full-load-and-cdc of the inventory's tables, logging on, started", dms_task)
+    report.run("ingestion", "task full-load-and-cdc of the inventory's tables, logging and before-images on, started", dms_task)
 
     # ----------------------------------------------------------- processing
     proc = outputs["processing"]
