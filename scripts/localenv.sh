@@ -152,8 +152,8 @@ EOF
 # Written on every start, so an older data directory gets them too.
 # TLS as on RDS with rds.force_ssl=1: TCP clients must use TLS and a password
 # (the emulator's self-signed certificate serves). The admin socket accepts
-# the cluster owner, and root mapped to it, for the harness and the local
-# stand-in tasks of the database layer.
+# the cluster owner, and root mapped to it, for the harness and the
+# rds engine of the emulator (it provisions each DB instance here).
 pg_configure() {
   ensure_tls
   local tls=$RUN_DIR/postgres/tls
