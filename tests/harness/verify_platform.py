@@ -289,7 +289,9 @@ def verify(outputs: dict[str, Any], expect: dict[str, Any], region: str) -> Repo
     report.run(
         "ingestion", "source reads credentials from the secret over TLS; target writes JSON lines", dms_endpoints
     )
-    report.run("ingestion", "task full-load-and-cdc of the inventory's tables, logging and before-images on, started", dms_task)
+    report.run(
+        "ingestion", "task full-load-and-cdc of the inventory's tables, logging and before-images on, started", dms_task
+    )
 
     # ----------------------------------------------------------- processing
     proc = outputs["processing"]
