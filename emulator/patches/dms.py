@@ -121,6 +121,24 @@ def engine_attached() -> bool:
     return any(check() for check in _ENGINES)
 
 
+# A test control, like moto's state manager: a task tagged OPT_OUT_TAG=false is
+# left to this patch alone even with an engine attached (module tests of the
+# task lifecycle need no real source or stream).
+OPT_OUT_TAG = "smartstream:emulator:replicate"
+
+
+def opted_out(tags: list[dict[str, str]]) -> bool:
+    return any(t.get("Key") == OPT_OUT_TAG and t.get("Value") == "false" for t in tags)
+
+
+def _engine_runs(backend: Any, task: Any) -> bool:
+    """Whether an attached engine runs ``task`` (and so decides when it stops)."""
+    if not engine_attached():
+        return False
+    tags = backend.tagger.list_tags_for_resource(task.arn).get("Tags", [])
+    return not opted_out(tags)
+
+
 @_patch
 def dms_replication_task_lifecycle() -> None:
     """Start types, transitional states, StopReason, ModifyReplicationTask, DescribeTableStatistics."""
@@ -194,7 +212,7 @@ def dms_replication_task_lifecycle() -> None:
         task.start_date = utcnow()
         task.stop_reason = None
         task.last_failure_message = None
-        if task.migration_type == "full-load" and not engine_attached():
+        if task.migration_type == "full-load" and not _engine_runs(self.dms_backend, task):
             task._pending = ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason FULL_LOAD_ONLY_FINISHED")
         else:
             task._pending = ("running", DMS_TASK_TRANSITION_DESCRIBES, None)
@@ -208,7 +226,11 @@ def dms_replication_task_lifecycle() -> None:
             raise InvalidResourceStateFault(f"Replication task is in state {task.status}, it is not running")
         task.status = "stopping"
         # With an engine, "stopped" comes when the engine has stopped the task (task_stopped).
-        task._pending = None if engine_attached() else ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason NORMAL")
+        task._pending = (
+            None
+            if _engine_runs(self.dms_backend, task)
+            else ("stopped", DMS_TASK_TRANSITION_DESCRIBES, "Stop Reason NORMAL")
+        )
         return json.dumps({"ReplicationTask": task.to_dict()})
 
     def modify_replication_task(self: Any) -> str:

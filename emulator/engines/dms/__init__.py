@@ -76,6 +76,7 @@ class DmsEngine:
         self.status = host.status(ENGINE)
         self.runners: dict[str, TaskRunner] = {}
         self.states: dict[str, TaskState] = {}
+        self._opted_out: dict[str, bool] = {}
         self._stop: threading.Event = getattr(host, "_stop", None) or threading.Event()
         self._clients: dict[tuple[str, str, str | None], tuple[float, Any]] = {}
         self._clients_lock = threading.Lock()
@@ -143,6 +144,8 @@ class DmsEngine:
             if status in ("starting", "running"):
                 if runner is not None and runner.run_no == runs:
                     continue  # this run goes on, or has ended and said so
+                if not self._serves(region, arn):
+                    continue
                 if alive:
                     runner.request_stop()  # an older run still winding down
                     continue
@@ -162,6 +165,18 @@ class DmsEngine:
                 runner.request_stop()
         for arn in [a for a, s in self.states.items() if s.region == region and a not in seen]:
             self._forget(arn)
+        for arn in [a for a in self._opted_out if a not in seen]:
+            del self._opted_out[arn]
+
+    def _serves(self, region: str, arn: str) -> bool:
+        """Whether the engine replicates this task: not when the lifecycle patch's opt-out tag says so."""
+        if arn not in self._opted_out:
+            try:
+                tags = self.client("dms", region).list_tags_for_resource(ResourceArn=arn).get("TagList", [])
+            except (ClientError, BotoCoreError):
+                return True
+            self._opted_out[arn] = dms_patch.opted_out(tags)
+        return not self._opted_out[arn]
 
     def _forget(self, arn: str) -> None:
         """A task that is gone (deleted, or the emulator was reset): stop it and drop its slot."""
