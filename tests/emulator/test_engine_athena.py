@@ -40,7 +40,11 @@ def employees_file(rows: list[tuple]) -> bytes:
         "updated_at",
         "_op",
         "_commit_ts",
+        "_lsn",
+        "_stream_position",
         "_transaction_id",
+        "_transaction_record_id",
+        "_change_id",
         "_source_key",
         "_record_seq",
     ]
@@ -56,6 +60,10 @@ def employees_file(rows: list[tuple]) -> bytes:
         pa.timestamp("us", tz="UTC"),
         pa.string(),
         pa.timestamp("us", tz="UTC"),
+        pa.int64(),
+        pa.string(),
+        pa.int64(),
+        pa.int64(),
         pa.string(),
         pa.string(),
         pa.int64(),
@@ -68,7 +76,10 @@ def employees_file(rows: list[tuple]) -> bytes:
 
 
 def change(id_: int, op: str, salary: float, day: int, seq: int, dept: str = "eng") -> tuple:
+    """A change row; CDC changes carry their log position (load rows have none, as from DMS)."""
     ts = dt.datetime(2024, 1, day, 12, 0, seq, tzinfo=UTC)
+    lsn = None if op == "load" else 0x1000 + seq
+    position = None if lsn is None else f"00000000/{lsn:08X}.1.00000000/{lsn:08X}"
     return (
         id_,
         f"first{id_}",
@@ -81,7 +92,11 @@ def change(id_: int, op: str, salary: float, day: int, seq: int, dept: str = "en
         ts,
         op,
         ts,
-        f"tx{seq}",
+        lsn,
+        position,
+        None if lsn is None else 700 + seq,
+        None if lsn is None else 1,
+        f"{id_}:{op}:{seq}" if lsn is None else f"{lsn}.1",
         f"raw/2024/01/{day:02d}/obj",
         seq,
     )
@@ -159,7 +174,8 @@ def make_lake() -> dict:
     for ddl in (
         """CREATE EXTERNAL TABLE employees (id bigint, first_name string, last_name string, email string,
            department string, salary double, hire_date date, created_at timestamp, updated_at timestamp,
-           _op string, _commit_ts timestamp, _transaction_id string, _source_key string, _record_seq bigint)
+           _op string, _commit_ts timestamp, _lsn bigint, _stream_position string, _transaction_id bigint,
+           _transaction_record_id bigint, _change_id string, _source_key string, _record_seq bigint)
            PARTITIONED BY (dt string) STORED AS PARQUET LOCATION 's3://lake/trusted/public/employees/'""",
         """CREATE EXTERNAL TABLE analytics_salary_anomalies (id bigint, department string, salary double,
            expected_salary double, anomaly_score double, is_anomaly boolean, model_version string,

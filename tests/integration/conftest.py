@@ -14,7 +14,6 @@ from tests.harness.emulator_inventory import emulator_session_kwargs, list_resou
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = Path(os.environ.get("SMARTSTREAM_RUN_DIR", "/tmp/smartstream-local"))
-MOTO_LOG = RUN_DIR / "logs" / "moto.log"
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
 REGION = "us-east-1"
 
@@ -53,12 +52,6 @@ def run_playbook(playbook: str, *args: str, inventory: str = "inventories/local"
         timeout=900,
         check=False,
     )
-
-
-def emulator_request_count() -> int:
-    """Requests the emulator has logged so far (one line each)."""
-    with MOTO_LOG.open() as log:
-        return sum(1 for line in log if '" 200 -' in line or '" 4' in line or '" 5' in line)
 
 
 def nothing_of_ours() -> bool:
