@@ -57,9 +57,13 @@ demo: up ## Deploy the platform into the emulator, seed the source, show the cha
 	$(BIN)/ansible-playbook playbooks/crawlers.yml -i $(INVENTORY)
 	$(BIN)/ansible-playbook playbooks/train.yml -i $(INVENTORY) -e train_score_now=true
 	$(BIN)/ansible-playbook playbooks/crawlers.yml -i $(INVENTORY)
-	@for view in current_employees salary_by_department changes_per_day salary_anomalies; do \
-	  $(BIN)/ansible-playbook playbooks/query.yml -i $(INVENTORY) -e query_view=$$view | sed -n '/^TASK \[.*[Ss]how/,/^PLAY RECAP/p' | grep -v '^PLAY RECAP'; \
-	done
+	@set -o pipefail; show() { echo; echo "== $$1"; shift; \
+	  $(BIN)/ansible-playbook playbooks/query.yml -i $(INVENTORY) "$$@" \
+	  | sed -n '/^TASK \[.*Query | Result\]/,/^$$/p' | sed -e '1,3d' -e '/^$$/d' -e 's/^        //'; }; \
+	show "Current employees (view current_employees)" -e '{"query_sql": "SELECT count(*) AS current_employees, count(DISTINCT department) AS departments FROM current_employees"}'; \
+	show "Salary by department (view salary_by_department)" -e query_view=salary_by_department; \
+	show "Changes per day (view changes_per_day)" -e query_view=changes_per_day; \
+	show "Anomalies the model found (view salary_anomalies)" -e query_view=salary_anomalies
 
 converge: up ## Converge the inventory (INVENTORY=inventories/local)
 	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)

@@ -3,6 +3,10 @@
 The platform is converged once for the module (``site.yml`` on
 ``inventories/local``, on a wiped emulator) and seeded (``seed.yml``);
 ``teardown.yml`` removes it at the end, and must leave nothing behind.
+
+The files run in the order of ``FILE_ORDER`` (not pytest's alphabetical one):
+the data path first (test_pipeline.py), then what is built on it, the catalog,
+Athena and the ML loop (test_analytics.py). Files not listed run after them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,17 @@ from tests.harness.emulator_inventory import emulator_session_kwargs, list_resou
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
+FILE_ORDER = ("test_pipeline.py", "test_analytics.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Run the files in FILE_ORDER (a stable sort: the tests of one file keep their order)."""
+
+    def rank(item) -> int:
+        name = item.path.name
+        return FILE_ORDER.index(name) if name in FILE_ORDER else len(FILE_ORDER)
+
+    items.sort(key=rank)
 
 
 def run_playbook(name: str, *extra: str) -> str:

@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,72 @@ def trusted_state(platform: Platform) -> dict[int, tuple]:
     db.register("employees", changes)
     result = db.sql(saved_query("current-employees")).to_arrow_table().to_pylist()
     return {row["id"]: normalise(row) for row in result}
+
+
+def athena_rows(platform: Platform, sql: str, timeout: float = 300) -> tuple[list[dict[str, Any]], int]:
+    """Run ``sql`` in the environment's workgroup and catalog database, as a client of Athena does:
+    StartQueryExecution, poll GetQueryExecution, then GetQueryResults page by page. Returns the rows
+    as typed values (from the result's column types) and the number of pages read."""
+    athena = platform.client("athena")
+    started = athena.start_query_execution(
+        QueryString=sql,
+        WorkGroup=platform.outputs["analytics"]["workgroup_name"],
+        QueryExecutionContext={"Database": platform.outputs["catalog"]["database_name"]},
+    )
+    query_id = started["QueryExecutionId"]
+
+    def finished():
+        status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+        return status if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") else None
+
+    status, _ = wait_until(finished, timeout, interval=0.5)
+    if status["State"] != "SUCCEEDED":
+        raise AssertionError(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason')}\n{sql}")
+    rows: list[dict[str, Any]] = []
+    pages = 0
+    columns: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"QueryExecutionId": query_id, "MaxResults": 1000}
+    while True:
+        page = athena.get_query_results(**kwargs)
+        pages += 1
+        data = page["ResultSet"]["Rows"]
+        if pages == 1:
+            columns = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+            data = data[1:]  # the first row of the first page is the header
+        for row in data:
+            values = [cell.get("VarCharValue") for cell in row["Data"]]
+            rows.append({c["Name"]: _athena_value(c["Type"], v) for c, v in zip(columns, values, strict=True)})
+        if not page.get("NextToken"):
+            return rows, pages
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def _athena_value(type_name: str, text: str | None) -> Any:
+    """One GetQueryResults value (always text) as the Python value of its Athena type."""
+    if text is None:
+        return None
+    if type_name in ("tinyint", "smallint", "integer", "bigint"):
+        return int(text)
+    if type_name == "decimal":
+        return Decimal(text)
+    if type_name in ("double", "real"):
+        return float(text)
+    if type_name == "boolean":
+        return text == "true"
+    if type_name == "date":
+        return date.fromisoformat(text)
+    if type_name == "timestamp":
+        return datetime.fromisoformat(text)
+    return text
+
+
+def to_milliseconds(state: dict[int, tuple]) -> dict[int, tuple]:
+    """A state with its timestamps cut to the millisecond: Athena (engine v3) reads Parquet
+    timestamps as timestamp(3), the source keeps microseconds."""
+    return {
+        key: tuple(v.replace(microsecond=v.microsecond // 1000 * 1000) if isinstance(v, datetime) else v for v in row)
+        for key, row in state.items()
+    }
 
 
 def wait_until(check: Callable[[], Any], timeout: float, interval: float = 1.0) -> tuple[Any, float]:

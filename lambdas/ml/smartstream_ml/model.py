@@ -110,8 +110,13 @@ def _robust_line(x: np.ndarray, y: np.ndarray, threshold: float, rounds: int = 3
         else:
             slope, intercept = 0.0, float(np.median(ys))
         residuals = y - (intercept + slope * x)
-        scale = max(float(MAD_TO_SIGMA * np.median(np.abs(residuals[keep] - np.median(residuals[keep])))), MIN_SCALE)
-        new_keep = np.abs(residuals) / scale <= threshold
+        # Judge every point by its distance from the centre of the kept residuals, in
+        # robust deviations: a far outlier pulls the first least-squares line, so the
+        # typical points sit off it together; measured from the line itself they would
+        # all look far (and the line would never be refitted without the outlier).
+        centre = float(np.median(residuals[keep]))
+        scale = max(float(MAD_TO_SIGMA * np.median(np.abs(residuals[keep] - centre))), MIN_SCALE)
+        new_keep = np.abs(residuals - centre) / scale <= threshold
         if new_keep.sum() < 3 or np.array_equal(new_keep, keep):
             break
         keep = new_keep

@@ -49,6 +49,24 @@ def test_expected_salary_follows_department_and_tenure():
     assert abs(junior - synthetic.expected_salary("Engineering", 1.0)) / junior < 0.05
 
 
+def test_one_extreme_salary_in_a_small_department_is_the_only_anomaly():
+    # make demo's Engineering department (tenure, salary) and its injected 1,200: the
+    # first least-squares line is pulled far towards the outlier, so every typical
+    # salary sits off it; the refit without the outlier must still happen.
+    engineering = [
+        (4.86, 98000.0), (11.899, 85000.0), (5.385, 92514.0), (9.864, 100028.0), (3.354, 87542.0),
+        (7.833, 95056.0), (11.398, 102570.0), (5.875, 90084.0), (9.363, 97598.0), (3.844, 85112.0),
+    ]  # fmt: skip
+    people = [model.Observation(i, "Engineering", t, s) for i, (t, s) in enumerate(engineering)]
+    people.append(model.Observation(99, "Engineering", 7.365, 1_200.0))
+    fitted = model.fit(people, min_department_rows=10)
+
+    flagged = {o.id for o in people if fitted.score(o.department, o.tenure_years, o.salary)[2]}
+
+    assert flagged == {99}
+    assert 85_000 < fitted.score("Engineering", 7.0, 1.0)[0] < 100_000
+
+
 def test_unknown_or_small_department_uses_the_line_over_everyone():
     fitted = model.fit(observations(synthetic.employees(500, seed=5)))
 
