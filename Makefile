@@ -49,7 +49,7 @@ reset: ## Wipe the emulator's state
 status: ## Say what runs where
 	scripts/localenv.sh status
 
-demo: up ## Deploy the platform into the emulator, seed the source, show the changes arriving stage by stage
+demo: up ## Deploy into the emulator, seed, show changes arriving stage by stage, then the answers in SQL
 	$(BIN)/ansible-playbook playbooks/site.yml -i $(INVENTORY)
 	$(BIN)/ansible-playbook playbooks/seed.yml -i $(INVENTORY)
 	$(BIN)/ansible-playbook playbooks/replication.yml -i $(INVENTORY) -e replication_action=start
