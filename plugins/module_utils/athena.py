@@ -21,6 +21,19 @@ FAILED_STATES = ("FAILED", "CANCELLED")
 
 
 # --------------------------------------------------------------------------- SQL text
+def _quoted_end(text, start):
+    """Index just past the quoted string or identifier opening at ``start`` ('' or "" escapes the quote)."""
+    quote, j, n = text[start], start + 1, len(text)
+    while j < n:
+        if text[j] == quote:
+            if j + 1 < n and text[j + 1] == quote:
+                j += 2
+                continue
+            return j + 1
+        j += 1
+    return n
+
+
 def strip_comments(sql):
     """``sql`` without its ``--`` and ``/* */`` comments; quoted strings and identifiers are kept as written."""
     out = []
@@ -28,16 +41,9 @@ def strip_comments(sql):
     while i < n:
         c = sql[i]
         if c in ("'", '"'):
-            j = i + 1
-            while j < n:
-                if sql[j] == c:
-                    if j + 1 < n and sql[j + 1] == c:  # '' or "" escapes the quote
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(sql[i : j + 1])
-            i = j + 1
+            j = _quoted_end(sql, i)
+            out.append(sql[i:j])
+            i = j
         elif sql.startswith("--", i):
             j = sql.find("\n", i)
             i = n if j < 0 else j
@@ -61,16 +67,9 @@ def normalise_sql(sql):
     while i < n:
         c = text[i]
         if c in ("'", '"'):
-            j = i + 1
-            while j < n:
-                if text[j] == c:
-                    if j + 1 < n and text[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(text[i : j + 1])
-            i = j + 1
+            j = _quoted_end(text, i)
+            out.append(text[i:j])
+            i = j
         elif c.isspace():
             while i < n and text[i].isspace():
                 i += 1
@@ -97,16 +96,9 @@ def _split_quoted(text):
     while i < n:
         c = text[i]
         if c in ("'", '"'):
-            j = i + 1
-            while j < n:
-                if text[j] == c:
-                    if j + 1 < n and text[j + 1] == c:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            pieces.extend([text[start:i], text[i : j + 1]])
-            start = i = j + 1
+            j = _quoted_end(text, i)
+            pieces.extend([text[start:i], text[i:j]])
+            start = i = j
         else:
             i += 1
     pieces.append(text[start:])
