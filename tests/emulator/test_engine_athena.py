@@ -415,11 +415,24 @@ def test_show_tables_and_describe_answer_from_glue(lake):
 
 def test_stop_query_execution_cancels_a_query(lake):
     # When a long query is stopped while it runs
-    execution = run(lake, "SELECT count(*) FROM UNNEST(sequence(1, 200000000)) AS t(n)", wait=False)
+    # (4e9 rows of a cross join of two small arrays: ~20 s of DuckDB without holding much memory)
+    execution = run(
+        lake,
+        "SELECT max(x * 3 + y) FROM UNNEST(sequence(1, 100000)) AS a(x) CROSS JOIN UNNEST(sequence(1, 40000)) AS b(y)",
+        wait=False,
+    )
     lake["athena"].stop_query_execution(QueryExecutionId=execution["QueryExecutionId"])
     final = run(lake, "SELECT 1")  # a later query still runs
     stopped = lake["athena"].get_query_execution(QueryExecutionId=execution["QueryExecutionId"])["QueryExecution"]
 
-    # Then it is CANCELLED
+    # Then it is CANCELLED, and DuckDB really stopped (its connection released), not running on in the background
     assert stopped["Status"]["State"] == "CANCELLED"
     assert final["Status"]["State"] == "SUCCEEDED"
+    from moto.athena.models import athena_backends
+
+    backend = athena_backends["123456789012"]["us-east-1"]
+    engine_run = backend.executions[execution["QueryExecutionId"]].engine
+    deadline = time.monotonic() + 5
+    while engine_run.connection is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine_run.connection is None

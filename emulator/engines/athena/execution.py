@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,30 @@ def statement_type(query: str) -> str:
     if word in DDL:
         return "DDL"
     return "UTILITY" if word == "EXPLAIN" else "DML"
+
+
+@contextlib.contextmanager
+def _interrupted_when_cancelled(run: Any, con: duckdb.DuckDBPyConnection) -> Any:
+    """Interrupt DuckDB as soon as the run is CANCELLED, also when StopQueryExecution came before the query began.
+
+    ``connection.interrupt()`` only stops a statement that is running: a stop
+    that lands between connecting and executing would otherwise leave the
+    query running (and holding its memory) long after Athena said CANCELLED.
+    """
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.05):
+            if run.state == "CANCELLED":
+                con.interrupt()
+
+    watcher = threading.Thread(target=watch, name="athena-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 @dataclass
@@ -153,7 +178,8 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
             sql = to_duckdb(athena_column_names(tree))
             mark = time.perf_counter()
             try:
-                run.result = _select(con, sql)
+                with _interrupted_when_cancelled(run, con):
+                    run.result = _select(con, sql)
             except duckdb.InterruptException as exc:
                 raise QueryFailed("", "Query cancelled by user", state="CANCELLED") from exc
             except duckdb.Error as exc:
