@@ -13,7 +13,7 @@ INVENTORY ?= inventories/local
 STAMP    := $(VENV)/.installed
 
 .PHONY: help venv deps up down reset status demo converge teardown check-mode \
-        lint pytest sanity build molecule test clean lock bench bench-e2e
+        lint pytest sanity build molecule test clean lock bench bench-e2e bench-deploy
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -37,7 +37,7 @@ deps: ## Install the Debian packages the local default needs (PostgreSQL 15, cur
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-up: venv deps ## Start the emulator (HTTPS, 127.0.0.1:5055) and PostgreSQL 15 (127.0.0.1:55432)
+up: venv deps ## Start the emulator (HTTPS, 127.0.0.1:5055) and PostgreSQL 15 (127.0.0.1:55432); SMARTSTREAM_EMULATOR_SLOW=60: AWS times / 60
 	scripts/localenv.sh up
 
 down: ## Stop the emulator and PostgreSQL
@@ -109,6 +109,9 @@ bench-e2e: up ## End-to-end freshness, sustained throughput and memory of the lo
 	$(BIN)/ansible-playbook playbooks/seed.yml -i $(INVENTORY)
 	$(BIN)/ansible-playbook playbooks/replication.yml -i $(INVENTORY) -e replication_action=start
 	$(PY) bench/bench_e2e.py
+
+bench-deploy: up ## Deploy timings: cold and no-op site.yml, teardown; slow mode (AWS times / 60): wall vs longest dependency chain (bench/.work/results-deploy.json)
+	$(PY) bench/bench_deploy.py
 
 clean: down ## Stop everything and remove build output
 	rm -rf dist outputs .pytest_cache .ruff_cache

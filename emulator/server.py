@@ -8,7 +8,9 @@ data as the AWS services do (see emulator/README.md). Environment:
 SMARTSTREAM_RUN_DIR (logs, status, TLS), SMARTSTREAM_ENGINES (a comma list to
 run only some engines; ``none`` for none), SMARTSTREAM_IAM_ENFORCED (default
 true: requests of assumed roles are evaluated against their policies; the
-root key SMARTSTREAM_ROOT_ACCESS_KEY, default "testing", is the account root).
+root key SMARTSTREAM_ROOT_ACCESS_KEY, default "testing", is the account root),
+SMARTSTREAM_EMULATOR_SLOW (slow mode: AWS creation/deletion times divided by
+it, e.g. 60; unset: at once; see emulator/slow.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 
 from moto import server
 
-from emulator import engines, patches
+from emulator import engines, patches, slow
 from emulator.patches import iam
 
 
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     iam.enforce(enforced)
     print(f"smartstream emulator: IAM enforced: {enforced}", flush=True)
     print("smartstream emulator: moto patches applied: " + ", ".join(applied), flush=True)
+    slow.configure()
+    scale = f"on, AWS times / {slow.factor():g}" if slow.enabled() else "off (resources ready at once)"
+    print(f"smartstream emulator: slow mode ({slow.ENV}): {scale}", flush=True)
     selected = os.environ.get("SMARTSTREAM_ENGINES", "")
     only = None if not selected else tuple(e for e in selected.split(",") if e and e != "none")
     host = engines.EngineHost(engines.EngineContext.from_env(_port(argv)))

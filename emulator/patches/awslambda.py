@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from typing import Any
 
 from emulator.patches.registry import patch as _patch
@@ -79,3 +81,87 @@ def lambda_public_layers() -> None:
         return [by_arn[a] for a in arns if a in by_arn]
 
     LambdaFunction._get_layers_data = _get_layers_data
+
+
+# --------------------------------------------------------------------------
+# Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): Lambda's VPC ENIs
+# --------------------------------------------------------------------------
+# AWS: a function with VpcConfig gets Hyperplane ENIs (one per subnet and
+# security-group set; description "AWS Lambda VPC ENI-<function>-<id>",
+# interface type ``lambda``, requester-managed, ``in-use``). After the
+# function is deleted they stay ``in-use``, then ``available``, and go only
+# after 20-45 minutes; until then DeleteSecurityGroup / DeleteSubnet of
+# their group or subnet fail with DependencyViolation. moto makes no ENIs
+# for functions. In slow mode (only) the ENIs exist and are released after
+# the scaled times; the processing role's teardown waits for them.
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-enis)
+def _release_lambda_enis(ec2: Any) -> None:
+    """Move the released ENIs of deleted functions on: in-use -> available -> gone."""
+    now = time.monotonic()
+    for eni in list(ec2.enis.values()):
+        available_at, gone_at = getattr(eni, "_ss_release", (None, None))
+        if gone_at is not None and now >= gone_at:
+            ec2.enis.pop(eni.id, None)
+        elif available_at is not None and now >= available_at:
+            eni.status = "available"
+
+
+@_patch
+def lambda_vpc_enis_slow() -> None:
+    """Slow mode: VPC functions hold ENIs, released after AWS's time scaled (DependencyViolation until then)."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models import EC2Backend, ec2_backends
+
+    from emulator import slow
+
+    create, delete = LambdaBackend.create_function, LambdaBackend.delete_function
+    describe_enis, delete_sg, remove_subnet = (
+        EC2Backend.get_all_network_interfaces, EC2Backend.delete_security_group, EC2Backend.delete_subnet
+    )  # fmt: skip
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        function = create(self, spec)
+        vpc = spec.get("VpcConfig") or {}
+        if slow.enabled() and vpc.get("SubnetIds"):
+            ec2 = ec2_backends[self.account_id][self.region_name]
+            for subnet_id in vpc["SubnetIds"]:
+                eni = ec2.create_network_interface(
+                    subnet_id, None, group_ids=vpc.get("SecurityGroupIds") or [],
+                    description=f"AWS Lambda VPC ENI-{function.function_name}-{uuid.uuid4()}",
+                )  # fmt: skip
+                eni.interface_type, eni.requester_managed, eni.status = "lambda", True, "in-use"
+                eni._ss_lambda = function.function_name
+        return function
+
+    def delete_function(self: Any, function_name: str, qualifier: str | None = None) -> None:
+        delete(self, function_name, qualifier)
+        name = function_name.split(":function:")[-1].split(":")[0]
+        in_use, available = slow.seconds("lambda_eni.in-use"), slow.seconds("lambda_eni.available")
+        for eni in ec2_backends[self.account_id][self.region_name].enis.values():
+            if getattr(eni, "_ss_lambda", None) == name and not hasattr(eni, "_ss_release"):
+                eni._ss_release = (time.monotonic() + in_use, time.monotonic() + in_use + available)
+
+    def get_all_network_interfaces(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _release_lambda_enis(self)
+        return describe_enis(self, *args, **kwargs)
+
+    def delete_security_group(self: Any, name: str | None = None, group_id: str | None = None) -> None:
+        _release_lambda_enis(self)
+        for eni in self.enis.values():
+            if hasattr(eni, "_ss_lambda") and group_id in {g.id for g in eni.group_set}:
+                raise DependencyViolationError(f"resource {group_id} has a dependent object")
+        return delete_sg(self, name, group_id)
+
+    def delete_subnet(self: Any, subnet_id: str) -> Any:
+        _release_lambda_enis(self)
+        if any(hasattr(e, "_ss_lambda") and e.subnet.id == subnet_id for e in self.enis.values()):
+            raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+        return remove_subnet(self, subnet_id)
+
+    LambdaBackend.create_function, LambdaBackend.delete_function = create_function, delete_function
+    EC2Backend.get_all_network_interfaces, EC2Backend.delete_security_group = (
+        get_all_network_interfaces,
+        delete_security_group,
+    )
+    EC2Backend.delete_subnet = delete_subnet

@@ -313,6 +313,43 @@ def dms_test_connection_again() -> None:
 # These are not API calls: AWS DMS sets a task's status, StopReason,
 # LastFailureMessage and statistics itself, and the engine that does DMS's
 # work here sets them on moto's task object.
+# --------------------------------------------------------------------------
+# Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): replication instance times
+# --------------------------------------------------------------------------
+# AWS: a replication instance is ``creating`` ~8 min, then ``available``;
+# DeleteReplicationInstance shows ``deleting`` for minutes, then it is gone.
+# moto models creating -> available with its state manager (slow.configure
+# sets a time transition); it forgets a deleted instance at once: here it is
+# still described (``deleting``) for the scaled time.
+@_patch
+def dms_replication_instance_deleting_slow() -> None:
+    """Slow mode: a deleted replication instance is described as deleting for the scaled time."""
+    from moto.dms.exceptions import InvalidResourceStateFault
+    from moto.dms.models import DatabaseMigrationServiceBackend as Backend
+
+    from emulator import slow
+
+    delete, describe = Backend.delete_replication_instance, Backend.describe_replication_instances
+
+    def delete_replication_instance(self: Any, replication_instance_arn: str) -> Any:
+        slow.prune(self.replication_instances)
+        current = self.replication_instances.get(replication_instance_arn)
+        if current is not None and slow.lingering(current):
+            raise InvalidResourceStateFault(f"Replication instance {current.id} is being deleted.")
+        instance = delete(self, replication_instance_arn)
+        if slow.enabled():
+            slow.linger(instance, slow.seconds("dms.deleting"))
+            self.replication_instances[replication_instance_arn] = instance
+        return instance
+
+    def describe_replication_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        slow.prune(self.replication_instances)
+        return describe(self, *args, **kwargs)
+
+    Backend.delete_replication_instance = delete_replication_instance
+    Backend.describe_replication_instances = describe_replication_instances
+
+
 def find_task(arn: str) -> Any:
     """moto's task object of ``arn`` (None when it is gone, e.g. deleted or after a reset)."""
     from moto.dms.models import dms_backends

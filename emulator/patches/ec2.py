@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from emulator.patches.registry import patch as _patch
 
 
@@ -19,3 +21,34 @@ def ec2_nat_gateway_tag_resource_type() -> None:
     from moto.ec2 import utils as ec2_utils
 
     ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
+
+
+# --------------------------------------------------------------------------
+# Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): NAT gateway times
+# --------------------------------------------------------------------------
+# AWS: a new NAT gateway is ``pending`` for minutes, then ``available``;
+# DeleteNatGateway shows ``deleting`` for a while, then ``deleted``. moto is
+# ``available`` / ``deleted`` at once. In slow mode both take the scaled times
+# (amazon.aws.ec2_vpc_nat_gateway waits with wait: true).
+# (https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-basics.html)
+@_patch
+def ec2_nat_gateway_times_slow() -> None:
+    """Slow mode: pending -> available and deleting -> deleted take AWS's times scaled."""
+    from moto.ec2.models.nat_gateways import NatGateway, NatGatewayBackend
+
+    from emulator import slow
+
+    slow.status_property(NatGateway, "state")
+    create, delete = NatGatewayBackend.create_nat_gateway, NatGatewayBackend.delete_nat_gateway
+
+    def create_nat_gateway(self: Any, *args: Any, **kwargs: Any) -> Any:
+        gateway = create(self, *args, **kwargs)
+        slow.show(gateway, "available", [("pending", slow.seconds("nat.pending"))])
+        return gateway
+
+    def delete_nat_gateway(self: Any, nat_gateway_id: str) -> Any:
+        gateway = delete(self, nat_gateway_id)
+        slow.show(gateway, "deleted", [("deleting", slow.seconds("nat.deleting"))])
+        return gateway
+
+    NatGatewayBackend.create_nat_gateway, NatGatewayBackend.delete_nat_gateway = create_nat_gateway, delete_nat_gateway

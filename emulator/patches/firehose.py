@@ -59,3 +59,66 @@ def firehose_direct_put_refused_on_kinesis_source() -> None:
         return original(self, delivery_stream_name, records)
 
     FirehoseBackend.put_record_batch = put_record_batch
+
+
+# --------------------------------------------------------------------------
+# Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): delivery stream times
+# --------------------------------------------------------------------------
+# AWS: CreateDeliveryStream answers at once; the stream is ``CREATING`` for
+# about a minute, then ``ACTIVE`` (only then does a Kinesis source start
+# being read: DeliveryStartTimestamp is that moment); DeleteDeliveryStream
+# leaves it ``DELETING`` for a while. moto is ``ACTIVE`` at once and forgets
+# a deleted stream. In slow mode both take the scaled times; the firehose
+# engine delivers only ACTIVE streams, from DeliveryStartTimestamp.
+# (https://docs.aws.amazon.com/firehose/latest/APIReference/API_CreateDeliveryStream.html)
+@_patch
+def firehose_delivery_stream_times_slow() -> None:
+    """Slow mode: CREATING -> ACTIVE and DELETING take AWS's times scaled."""
+    from datetime import timedelta
+
+    from moto.firehose.models import FirehoseBackend as Backend
+
+    from emulator import slow
+
+    create, delete, describe = (
+        Backend.create_delivery_stream,
+        Backend.delete_delivery_stream,
+        Backend.describe_delivery_stream,
+    )
+    listing = Backend.list_delivery_streams
+
+    def create_delivery_stream(self: Any, region: str, delivery_stream_name: str, *args: Any, **kwargs: Any) -> Any:
+        slow.prune(self.delivery_streams)
+        arn = create(self, region, delivery_stream_name, *args, **kwargs)
+        stream, wait = self.delivery_streams[delivery_stream_name], slow.seconds("firehose.creating")
+        slow.show(stream, "ACTIVE", [("CREATING", wait)])
+        if wait and (stream.source or {}).get("DeliveryStartTimestamp"):
+            stream.source = {
+                **stream.source,
+                "DeliveryStartTimestamp": stream.create_timestamp + timedelta(seconds=wait),
+            }
+        return arn
+
+    def delete_delivery_stream(self: Any, delivery_stream_name: str, *args: Any, **kwargs: Any) -> None:
+        slow.prune(self.delivery_streams)
+        stream = self.delivery_streams.get(delivery_stream_name)
+        delete(self, delivery_stream_name, *args, **kwargs)
+        if slow.enabled() and not slow.lingering(stream):
+            slow.forget(stream)
+            slow.linger(stream, slow.seconds("firehose.deleting"))
+            self.delivery_streams[delivery_stream_name] = stream
+
+    def describe_delivery_stream(self: Any, delivery_stream_name: str, *args: Any, **kwargs: Any) -> Any:
+        slow.prune(self.delivery_streams)
+        result = describe(self, delivery_stream_name, *args, **kwargs)
+        description = result["DeliveryStreamDescription"]
+        stream = self.delivery_streams[delivery_stream_name]
+        description["DeliveryStreamStatus"] = slow.shown(stream, stream.delivery_stream_status)
+        return result
+
+    def list_delivery_streams(self: Any, *args: Any, **kwargs: Any) -> Any:
+        slow.prune(self.delivery_streams)
+        return listing(self, *args, **kwargs)
+
+    Backend.create_delivery_stream, Backend.delete_delivery_stream = create_delivery_stream, delete_delivery_stream
+    Backend.describe_delivery_stream, Backend.list_delivery_streams = describe_delivery_stream, list_delivery_streams

@@ -113,3 +113,28 @@ def kinesis_records_to_open_shards() -> None:
         return chosen
 
     Stream.get_shard_for_key = get_shard_for_key
+
+
+# --------------------------------------------------------------------------
+# Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): stream creation time
+# --------------------------------------------------------------------------
+# AWS: CreateStream answers at once; the stream is ``CREATING`` (~30 s), then
+# ``ACTIVE``. moto is ``ACTIVE`` at once. In slow mode DescribeStream(Summary)
+# shows CREATING for the scaled time (the streaming role waits: wait: true).
+# (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_CreateStream.html)
+@_patch
+def kinesis_stream_creating_slow() -> None:
+    """Slow mode: CREATING -> ACTIVE takes AWS's time scaled."""
+    from moto.kinesis.models import KinesisBackend, Stream
+
+    from emulator import slow
+
+    slow.status_property(Stream, "status")
+    create = KinesisBackend.create_stream
+
+    def create_stream(self: Any, *args: Any, **kwargs: Any) -> Any:
+        stream = create(self, *args, **kwargs)
+        slow.show(stream, "ACTIVE", [("CREATING", slow.seconds("kinesis.creating"))])
+        return stream
+
+    KinesisBackend.create_stream = create_stream

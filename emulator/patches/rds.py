@@ -203,3 +203,62 @@ def rds_gp3_baseline_performance() -> None:
             self.iops = gp3_baseline(int(self.allocated_storage or 20))[0]
 
     DBInstance.__init__ = __init__
+
+
+# --------------------------------------------------------------------------
+# Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): RDS times
+# --------------------------------------------------------------------------
+# AWS: CreateDBInstance answers ``creating``; a small PostgreSQL instance is
+# ``available`` after ~15 minutes (``backing-up`` for the first automated
+# backup near the end); DeleteDBInstance shows ``deleting`` ~5 minutes, then
+# DescribeDBInstances raises DBInstanceNotFound. moto (and the rds engine,
+# which provisions in milliseconds) are ``available`` / gone at once. In
+# slow mode the instance shows those statuses for the scaled times while its
+# real status is ``available`` (an engine failure shows at once), and a
+# deleted instance is still described as ``deleting``.
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html#Overview.DBInstance.Status)
+@_patch
+def rds_instance_times_slow() -> None:
+    """Slow mode: creating -> backing-up -> available, and deleting, take AWS's times scaled."""
+    from moto.rds.exceptions import DBInstanceNotFoundError
+    from moto.rds.models import DBInstance
+
+    from emulator import slow
+
+    lingering = slow.Lingering()
+    slow.status_property(DBInstance, "status")
+    create, delete = rds_models.RDSBackend.create_db_instance, rds_models.RDSBackend.delete_db_instance
+    describe = rds_models.RDSBackend.describe_db_instances
+
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        instance = create(self, db_kwargs)
+        lingering.discard(self, instance.db_instance_identifier)
+        slow.show(instance, "available", [(s, slow.seconds(f"rds.{s}")) for s in ("creating", "backing-up")])
+        return instance
+
+    def delete_db_instance(self: Any, db_instance_identifier: str, *args: Any, **kwargs: Any) -> Any:
+        instance = delete(self, db_instance_identifier, *args, **kwargs)
+        if slow.enabled():
+            slow.forget(instance)
+            instance.status = "deleting"
+            lingering.add(self, db_instance_identifier, instance, slow.seconds("rds.deleting"))
+        return instance
+
+    def describe_db_instances(self: Any, db_instance_identifier: str | None = None, filters: Any = None) -> Any:
+        try:
+            found = describe(self, db_instance_identifier, filters)
+        except DBInstanceNotFoundError:
+            gone = lingering.get(self, db_instance_identifier or "")
+            if gone is None:
+                raise
+            return [gone]
+        if db_instance_identifier or filters:
+            return found
+        known = {i.db_instance_identifier for i in found}
+        return found + [i for key, i in lingering.of(self).items() if key not in known]
+
+    rds_models.RDSBackend.create_db_instance, rds_models.RDSBackend.delete_db_instance = (
+        create_db_instance,
+        delete_db_instance,
+    )
+    rds_models.RDSBackend.describe_db_instances = describe_db_instances

@@ -60,6 +60,13 @@ def test_every_patch_is_registered_and_applied_once():
         "firehose_kinesis_source_delivery_start",
         "firehose_direct_put_refused_on_kinesis_source",
         "glue_crawler_metrics",
+        # slow mode (SMARTSTREAM_EMULATOR_SLOW): tests/emulator/test_slow_mode.py
+        "rds_instance_times_slow",
+        "dms_replication_instance_deleting_slow",
+        "ec2_nat_gateway_times_slow",
+        "firehose_delivery_stream_times_slow",
+        "kinesis_stream_creating_slow",
+        "lambda_vpc_enis_slow",
     }
 
 

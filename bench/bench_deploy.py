@@ -1,0 +1,276 @@
+"""Deploy benchmark of the local default: `make bench-deploy`.
+
+Measures, in one run, against a fresh emulator state (restarted, then reset):
+
+1. instant mode (the emulator as `make up` starts it): a cold `site.yml` (wall
+   time), a no-op `site.yml` right after (wall time; must report changed=0 in
+   the recap) and the ratio no-op / cold; then `teardown.yml` (wall time);
+2. slow mode (the emulator restarted with SMARTSTREAM_EMULATOR_SLOW=60, fresh
+   state: RDS, DMS, Firehose, Kinesis, NAT and Lambda's VPC ENIs take AWS's
+   times / 60, see emulator/slow.py): a cold `site.yml` and then
+   `teardown.yml`, each with its wall time, its longest dependency chain and
+   the ratio wall / chain (the goal: <= 1.15).
+
+The longest dependency chain (what a run could take at best, given what
+depends on what): every task is timed (a small callback plugin this script
+writes to bench/.work/: a task lasts from its start to the next task's
+start) and charged to its *layer*, the outermost role it runs in (a role
+included from another, e.g. network's discover tasks inside database, is
+charged to the including layer). LAYER_DEPS below declares which layers need
+which others to exist first, from the AWS resources each layer uses. The chain
+is then
+
+    fixed + the longest path through LAYER_DEPS, a path weighing the sum of its layers' times
+
+where ``fixed`` is what every path pays: the playbook's own start-up (wall
+minus the sum of all task times), the tasks outside any layer role (preflight,
+outputs, summary) and the smartstream role (names and tags). For teardown the
+edges are reversed (a layer goes only after the layers that use it). So a
+slow resource's wait counts only on the paths through its layer: with the
+sequential playbooks of today the wall time is the sum of every layer, and
+wall / chain is high; playbooks that start slow resources without waiting and
+wait just before first use bring the wall time down to the chain.
+
+Results: bench/.work/results-deploy.json (build output, not committed), the
+playbook logs and per-task timings beside it. Needs the local default's
+settings (SMARTSTREAM_RUN_DIR, SMARTSTREAM_MOTO_PORT, SMARTSTREAM_PG_PORT) and
+restarts that emulator twice. BENCH_SLOW_SCALE (default 60) sets slow mode's scale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / ".work"
+RESULTS = WORK / "results-deploy.json"
+INVENTORY = os.environ.get("INVENTORY", "inventories/local")
+SLOW_SCALE = os.environ.get("BENCH_SLOW_SCALE", "60")
+ANSIBLE_PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
+GOAL = 1.15
+
+# Which layers must exist before a layer is deployed (the AWS resources it uses).
+LAYER_DEPS: dict[str, list[str]] = {
+    "network": [],
+    "secrets": [],
+    "storage": [],
+    "database": ["network", "secrets"],  # subnet group, security group; the master password's secret
+    "streaming": ["storage"],  # Firehose delivers to the data-lake bucket
+    "ingestion": ["network", "secrets", "database", "streaming"],  # DMS: RDS source, Kinesis target, secret
+    "processing": ["network", "storage"],  # Lambda in the VPC, S3 notifications of the bucket
+    "catalog": ["storage"],  # crawlers over the bucket
+    "analytics": ["storage", "catalog"],  # work group results in the bucket; views over Glue tables
+    "monitoring": ["database", "streaming", "ingestion", "processing"],  # alarms, dashboard, DMS task rule
+}
+FIXED_LAYERS = {None, "smartstream"}
+
+CALLBACK = '''
+"""bench_timings: one JSON line per task (name, layer = outermost role, start, end) to $BENCH_TIMINGS_FILE."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+
+def _layer(task):
+    outer, node, depth = None, task, 0
+    while node is not None and depth < 100:
+        for role in (getattr(node, "_role", None), getattr(node, "_parent_role", None)):
+            if role is not None:
+                outer = role.get_name().split(".")[-1]
+        node, depth = getattr(node, "_parent", None), depth + 1
+    return outer
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "bench_timings"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self._current, self._out = None, open(os.environ["BENCH_TIMINGS_FILE"], "w")
+
+    def _close(self):
+        if self._current is not None:
+            self._current["end"] = time.time()
+            self._out.write(json.dumps(self._current) + "\\n")
+            self._out.flush()
+            self._current = None
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._close()
+        self._current = {"name": task.get_name(), "layer": _layer(task), "start": time.time()}
+
+    v2_playbook_on_handler_task_start = v2_playbook_on_task_start
+
+    def v2_playbook_on_stats(self, stats):
+        self._close()
+        self._out.close()
+'''
+
+
+def localenv(action: str, slow_scale: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SMARTSTREAM_EMULATOR_SLOW"}
+    if slow_scale:
+        env["SMARTSTREAM_EMULATOR_SLOW"] = slow_scale
+    subprocess.run([str(ROOT / "scripts" / "localenv.sh"), action], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def fresh_emulator(slow_scale: str | None) -> None:
+    """Restart the emulator (with or without slow mode) and wipe its state."""
+    print(f"-- emulator: restart, slow mode {'x' + slow_scale if slow_scale else 'off'}, reset", flush=True)
+    localenv("down", slow_scale)
+    localenv("up", slow_scale)
+    localenv("reset", slow_scale)
+
+
+def run_playbook(playbook: str, label: str) -> dict[str, Any]:
+    """Run a playbook; its wall time, recap and per-task timings (it must not fail)."""
+    log, timings = WORK / f"{label}.log", WORK / f"{label}.tasks.jsonl"
+    env = {
+        **os.environ,
+        "ANSIBLE_CALLBACK_PLUGINS": str(WORK / "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "bench_timings",
+        "BENCH_TIMINGS_FILE": str(timings),
+    }
+    print(f"-- {label}: ansible-playbook {playbook} -i {INVENTORY} (log {log.relative_to(ROOT)})", flush=True)
+    start = time.time()
+    with log.open("w") as out:
+        proc = subprocess.run(
+            [ANSIBLE_PLAYBOOK, playbook, "-i", INVENTORY], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    wall = time.time() - start
+    recap = parse_recap(log.read_text())
+    if proc.returncode != 0 or recap.get("failed", 0) or recap.get("unreachable", 0):
+        sys.exit(f"{label}: {playbook} failed (rc {proc.returncode}, recap {recap}); see {log}")
+    tasks = [json.loads(line) for line in timings.read_text().splitlines() if line.strip()]
+    print(f"   {wall:.1f} s, {len(tasks)} tasks, recap {recap}", flush=True)
+    return {"playbook": playbook, "wall_s": round(wall, 2), "recap": recap, "tasks": tasks}
+
+
+def parse_recap(text: str) -> dict[str, int]:
+    """The PLAY RECAP counters, summed over hosts."""
+    totals: dict[str, int] = {}
+    recap = text.split("PLAY RECAP", 1)[-1] if "PLAY RECAP" in text else ""
+    for key, value in re.findall(r"\b(ok|changed|unreachable|failed|skipped|rescued|ignored)=(\d+)", recap):
+        totals[key] = totals.get(key, 0) + int(value)
+    return totals
+
+
+def layer_times(tasks: list[dict[str, Any]]) -> dict[str | None, float]:
+    times: dict[str | None, float] = {}
+    for task in tasks:
+        layer = task["layer"] if task["layer"] in LAYER_DEPS or task["layer"] == "smartstream" else None
+        times[layer] = times.get(layer, 0.0) + task["end"] - task["start"]
+    return times
+
+
+def longest_path(weights: dict[str, float], deps: dict[str, list[str]]) -> tuple[float, list[str]]:
+    """The heaviest path through the DAG ``deps`` (layer -> layers before it): (weight, layers in order)."""
+    best: dict[str, tuple[float, list[str]]] = {}
+
+    def visit(layer: str) -> tuple[float, list[str]]:
+        if layer not in best:
+            before = max((visit(d) for d in deps[layer]), default=(0.0, []), key=lambda found: found[0])
+            best[layer] = (before[0] + weights.get(layer, 0.0), [*before[1], layer])
+        return best[layer]
+
+    return max((visit(layer) for layer in deps), key=lambda found: found[0])
+
+
+def reversed_deps(deps: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Teardown: a layer goes after every layer that needs it."""
+    return {layer: [other for other, needs in deps.items() if layer in needs] for layer in deps}
+
+
+def chain(run: dict[str, Any], deps: dict[str, list[str]]) -> dict[str, Any]:
+    """The run's longest dependency chain (see the module docstring) and wall / chain."""
+    times = layer_times(run["tasks"])
+    task_sum = sum(times.values())
+    fixed = (run["wall_s"] - task_sum) + sum(t for layer, t in times.items() if layer in FIXED_LAYERS)
+    weights = {layer: t for layer, t in times.items() if layer not in FIXED_LAYERS}
+    path_s, path = longest_path(weights, deps)
+    chain_s = fixed + path_s
+    return {
+        "chain_s": round(chain_s, 2),
+        "path": path,
+        "fixed_s": round(fixed, 2),
+        "wall_over_chain": round(run["wall_s"] / chain_s, 3),
+        "layers_s": {str(layer): round(t, 2) for layer, t in sorted(times.items(), key=lambda kv: -kv[1])},
+        "slowest_tasks": [
+            {"task": t["name"], "layer": t["layer"], "s": round(t["end"] - t["start"], 2)}
+            for t in sorted(run["tasks"], key=lambda t: t["start"] - t["end"])[:8]
+        ],
+    }
+
+
+def summary(results: dict[str, Any]) -> str:
+    inst, slow = results["instant"], results["slow"]
+    lines = [
+        "",
+        "== bench-deploy (local default, one host)",
+        f"instant  cold site.yml      {inst['cold']['wall_s']:7.1f} s",
+        f"instant  no-op site.yml     {inst['noop']['wall_s']:7.1f} s   changed={inst['noop']['recap'].get('changed')}"
+        f"   no-op / cold = {inst['noop_over_cold']:.2f}",
+        f"instant  teardown.yml       {inst['teardown']['wall_s']:7.1f} s",
+    ]
+    for label in ("cold", "teardown"):
+        run, found = slow[label], slow[f"{label}_chain"]
+        name = "site.yml" if label == "cold" else "teardown.yml"
+        verdict = "meets" if found["wall_over_chain"] <= GOAL else "above"
+        lines += [
+            f"slow x{SLOW_SCALE} {label:<5} {name:<13} {run['wall_s']:7.1f} s   chain {found['chain_s']:.1f} s"
+            f" (fixed {found['fixed_s']:.1f} s + {' -> '.join(found['path'])})"
+            f"   wall / chain = {found['wall_over_chain']:.2f} ({verdict} the goal {GOAL})",
+            "         layers: " + ", ".join(f"{k} {v:.1f}" for k, v in found["layers_s"].items()),
+            "         slowest tasks: " + "; ".join(f"{t['task']} {t['s']:.1f}" for t in found["slowest_tasks"][:5]),
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "callback_plugins").mkdir(exist_ok=True)
+    (WORK / "callback_plugins" / "bench_timings.py").write_text(CALLBACK.lstrip())
+    results: dict[str, Any] = {"inventory": INVENTORY, "slow_scale": SLOW_SCALE, "started": time.strftime("%FT%TZ")}
+
+    fresh_emulator(None)
+    cold = run_playbook("playbooks/site.yml", "instant-cold")
+    noop = run_playbook("playbooks/site.yml", "instant-noop")
+    if noop["recap"].get("changed", -1) != 0:
+        print(f"!! the no-op run changed {noop['recap'].get('changed')} task(s): not idempotent", flush=True)
+    teardown = run_playbook("playbooks/teardown.yml", "instant-teardown")
+    results["instant"] = {
+        "cold": cold, "noop": noop, "teardown": teardown,
+        "noop_over_cold": round(noop["wall_s"] / cold["wall_s"], 3),
+    }  # fmt: skip
+
+    fresh_emulator(SLOW_SCALE)
+    try:
+        slow_cold = run_playbook("playbooks/site.yml", "slow-cold")
+        slow_teardown = run_playbook("playbooks/teardown.yml", "slow-teardown")
+    finally:
+        fresh_emulator(None)  # leave the local default as `make up` starts it
+    results["slow"] = {
+        "cold": slow_cold, "cold_chain": chain(slow_cold, LAYER_DEPS),
+        "teardown": slow_teardown, "teardown_chain": chain(slow_teardown, reversed_deps(LAYER_DEPS)),
+    }  # fmt: skip
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print(summary(results))
+    print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
