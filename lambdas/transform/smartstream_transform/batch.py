@@ -147,6 +147,8 @@ class TableShape:
             suspects = [i for i, length in enumerate(map(len, datas)) if length != size]
         else:
             suspects = [i for i, d in enumerate(datas) if not d.keys() <= names]
+        if not suspects:
+            return pa.nulls(len(datas), pa.string())
         for i in suspects:
             d = datas[i]
             other = {k: v for k, v in d.items() if k not in names}
