@@ -46,8 +46,19 @@ PATHS = ("clean", "all-rejected", "broken-framing", "uncontracted")
 
 
 def make_records(employees: int = 120_000, seed: int = 2026) -> list[dict]:
+    """A full load then CDC; each change carries a stream-position and transaction-record-id, as DMS
+    writes them for a PostgreSQL source (a full load's records have none)."""
     people = synthetic.employees(employees, seed=seed)
-    return list(synthetic.cdc_stream(people, datetime(2026, 11, 24, 10, tzinfo=UTC), seed=seed))
+    records = list(synthetic.cdc_stream(people, datetime(2026, 11, 24, 10, tzinfo=UTC), seed=seed))
+    lsn = 0x2_7C007178
+    for record in records:
+        meta = record["metadata"]
+        if meta["record-type"] == "data" and meta["operation"] != "load":
+            lsn += 0x58
+            at = f"{lsn >> 32:08X}/{lsn & 0xFFFFFFFF:08X}"
+            meta["stream-position"] = f"{at}.3.{at}"
+            meta["transaction-record-id"] = 1
+    return records
 
 
 def make_object(target: int = TARGET_GZ_BYTES, seed: int = 2026) -> tuple[bytes, int]:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from . import columns as col
 from .contracts import Contract
-from .schema import EXTRA, META_FIELDS, RESERVED, column_name_problem, contracted_schema, lsn_of, text_schema
+from .schema import EXTRA, META_FIELDS, RESERVED, column_name_problem, contracted_schema, lsn_of, lsns_of, text_schema
 
 _TIMESTAMP = col.timestamp()
 _INTEGER = col.integer()
@@ -147,6 +147,8 @@ class TableShape:
             suspects = [i for i, length in enumerate(map(len, datas)) if length != size]
         else:
             suspects = [i for i, d in enumerate(datas) if not d.keys() <= names]
+        if not suspects:
+            return pa.nulls(len(datas), pa.string())
         for i in suspects:
             d = datas[i]
             other = {k: v for k, v in d.items() if k not in names}
@@ -166,15 +168,17 @@ class TableShape:
         commit, bad = _TIMESTAMP.build(tss)
         for row, why in bad.items():
             reasons.setdefault(row, f"metadata timestamp: {why}")
-        lsns: list[int | None] = [None] * n
-        for i, position in enumerate(positions):
-            if position is not None:
-                try:
-                    lsns[i] = lsn_of(position)
-                except ValueError as exc:
-                    reasons.setdefault(i, f"metadata {exc}")
-                    positions[i] = None
-        lsn = pa.array(lsns, type=pa.int64())
+        lsn = lsns_of(positions)
+        if lsn is None:  # some position is not a PostgreSQL log position: row by row, for the reasons
+            lsns: list[int | None] = [None] * n
+            for i, position in enumerate(positions):
+                if position is not None:
+                    try:
+                        lsns[i] = lsn_of(position)
+                    except ValueError as exc:
+                        reasons.setdefault(i, f"metadata {exc}")
+                        positions[i] = None
+            lsn = pa.array(lsns, type=pa.int64())
         position = pa.array(positions, type=pa.string())
         ids = []
         for field, sent in (("transaction-id", txids), ("transaction-record-id", trids)):

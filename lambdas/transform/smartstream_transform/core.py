@@ -63,7 +63,7 @@ def source_stem(source_key: str) -> str:
 class _Table:
     """What the core knows of one schema.table: its counts, shape and whether it is written."""
 
-    __slots__ = ("counts", "getter", "name", "problem", "schema", "shape", "skip", "table", "width")
+    __slots__ = ("bad", "counts", "days", "getter", "name", "problem", "schema", "shape", "skip", "table", "width")
 
     def __init__(self, schema: Any, table: Any, counts: TableCounts):
         self.schema, self.table = schema, table  # type: ignore[attr-defined]
@@ -71,7 +71,9 @@ class _Table:
         self.name = f"{schema}.{table}"
         self.skip = schema == "" or (type(table) is str and table.startswith("awsdms_"))
         self.problem = None if self.skip else _name_problem(schema) or _name_problem(table)
+        self.bad = self.skip or self.problem is not None  # no data record of it is written
         self.shape = TableShape(CONTRACTS.get((schema, table)))
+        self.days: dict[str, list[tuple]] = {}  # commit date -> its pending rows (a batch.Pending each)
         contract = self.shape.contract
         self.getter = contract.getter if contract is not None else None
         self.width = len(contract.names) if contract is not None else -1  # -1: never a length
@@ -101,9 +103,8 @@ class _Run:
         self.quarantine = QuarantineWriter(f"{base}.jsonl", f"{base}.fragments", source_key)
         self.counts: dict[str, TableCounts] = defaultdict(TableCounts)
         self.tables: dict[tuple[Any, Any], _Table] = {}
-        self.groups: dict[tuple[_Table, str], list[tuple]] = {}
+        self.groups: dict[tuple[_Table, str], list[tuple]] = {}  # (table, day) -> the same lists as _Table.days
         self.writers: dict[tuple[_Table, str], TableWriter] = {}
-        self.pending = 0
 
     def table(self, schema: Any, table: Any) -> _Table:
         known = self.tables.get((schema, table))
@@ -132,8 +133,8 @@ class _Run:
 
     def flush(self, key: tuple[_Table, str]) -> None:
         rows = self.groups.pop(key)
-        self.pending -= len(rows)
         state, day = key
+        del state.days[day]
         try:
             table, reasons = state.shape.build(rows, self.source_key)
         except _ARROW_FAILURES:
@@ -141,13 +142,12 @@ class _Run:
                 table, reasons = None, {0: "could not be converted to its table's types"}
             else:  # find the culprit row by row
                 for row in rows:
-                    self.groups[key] = [row]
-                    self.pending += 1
+                    self.groups[key] = state.days[day] = [row]
                     self.flush(key)
                 return
         for i, why in reasons.items():
             row = rows[i]
-            seq, text, start, derived = row[6], row[7], row[8], row[-1]
+            seq, text, start, derived = row[6], row[7], row[8], row[10]
             if not derived:
                 self.reject(state.counts, state.name, why, seq, text, start)
         state.counts.written += sum(1 for i, r in enumerate(rows) if not r[-1] and i not in reasons)
@@ -203,9 +203,9 @@ def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | 
 def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> TransformResult:
     run = _Run(source_key, config)
     source = ByteSource(raw, spool)
-    groups = run.groups
     tables = run.tables
-    seq = 0
+    operations = DATA_OPERATIONS
+    seq = pending = 0
     for item in Framer(source.read, spool):
         seq += 1
         if type(item) is Fragment:
@@ -214,11 +214,7 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
         value, text, start = item
         meta = value.get("metadata") if type(value) is dict else None
         if type(meta) is not dict:
-            counts = run.counts[UNPARSED]
-            counts.read += 1
-            run.reject(
-                counts, UNPARSED, "no DMS metadata" if type(value) is dict else "not a JSON object", seq, text, start
-            )
+            _unparsed(run, "no DMS metadata" if type(value) is dict else "not a JSON object", seq, text, start)
             continue
         get = meta.get
         try:
@@ -226,34 +222,27 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
         except KeyError:
             state = run.table(get("schema-name"), get("table-name"))
         except TypeError:  # a name of an unhashable JSON type
-            counts = run.counts[UNPARSED]
-            counts.read += 1
-            run.reject(counts, UNPARSED, "schema-name/table-name not strings", seq, text, start)
+            _unparsed(run, "schema-name/table-name not strings", seq, text, start)
             continue
-        counts = state.counts
-        counts.read += 1
+        state.counts.read += 1
         record_type = get("record-type")
-        if record_type == "control" or state.skip:
-            counts.skipped += 1
-            if record_type == "control":
-                _control(run, value, meta)
-            continue
         op = get("operation")
-        data = value.get("data")
-        if state.problem is not None or record_type != "data" or type(op) is not str or op not in DATA_OPERATIONS:
-            run.reject(counts, state.name, _envelope_problem(state, record_type, op), seq, text, start)
+        if record_type != "data" or state.bad or type(op) is not str or op not in operations:
+            _not_data(run, state, value, meta, seq, text, start)
             continue
+        data = value.get("data")
         if type(data) is not dict:
-            run.reject(counts, state.name, "no data object", seq, text, start)
+            run.reject(state.counts, state.name, "no data object", seq, text, start)
             continue
         ts = get("timestamp") if op == "load" else get("commit-timestamp") or get("timestamp")
         if type(ts) is not str:
-            run.reject(counts, state.name, f"metadata timestamp missing or not a string: {ts!r:.40}", seq, text, start)
+            reason = f"metadata timestamp missing or not a string: {ts!r:.40}"
+            run.reject(state.counts, state.name, reason, seq, text, start)
             continue
-        key = (state, ts[:10] if ts[-1:] == "Z" else _day(ts))
-        rows = groups.get(key)
+        day = ts[:10] if ts[-1:] == "Z" else _day(ts)
+        rows = state.days.get(day)
         if rows is None:
-            rows = groups[key] = []
+            rows = state.days[day] = run.groups[(state, day)] = []
         if state.width == len(data):  # exactly the contract's columns, probably: read them while at hand
             try:
                 values = state.getter(data)
@@ -261,23 +250,55 @@ def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> Tran
                 values = None
         else:
             values = None
-        ids = get("stream-position"), get("transaction-id"), get("transaction-record-id")
-        rows.append((data, op, ts, *ids, seq, text, start, values, False))  # a batch.Pending
-        run.pending += 1
+        rows.append(  # a batch.Pending
+            (
+                data,
+                op,
+                ts,
+                get("stream-position"),
+                get("transaction-id"),
+                get("transaction-record-id"),
+                seq,
+                text,
+                start,
+                values,
+                False,
+            )
+        )
+        pending += 1
         if op == "update" and "before-image" in value:
             problem = _key_change(rows, state, value.get("before-image"), data, ts, meta, seq)
             if problem:
                 rows.pop()
-                run.pending -= 1
-                run.reject(counts, state.name, problem, seq, text, start)
+                pending -= 1
+                run.reject(state.counts, state.name, problem, seq, text, start)
                 continue
             if rows[-1][-1]:
-                run.pending += 1
+                pending += 1
         if len(rows) >= BATCH_ROWS:
-            run.flush(key)
-        elif run.pending >= MAX_PENDING:
+            pending -= len(rows)
+            run.flush((state, day))
+        elif pending >= MAX_PENDING:
             run.flush_all()
+            pending = 0
     return run.result(source.problem)
+
+
+def _unparsed(run: _Run, reason: str, seq: int, text: str, start: int) -> None:
+    counts = run.counts[UNPARSED]
+    counts.read += 1
+    run.reject(counts, UNPARSED, reason, seq, text, start)
+
+
+def _not_data(run: _Run, state: _Table, value: dict, meta: dict, seq: int, text: str, start: int) -> None:
+    """A record that is not a data change of a table that is written: skipped or quarantined."""
+    record_type = meta.get("record-type")
+    if record_type == "control" or state.skip:
+        state.counts.skipped += 1
+        if record_type == "control":
+            _control(run, value, meta)
+        return
+    run.reject(state.counts, state.name, _envelope_problem(state, record_type, meta.get("operation")), seq, text, start)
 
 
 def _envelope_problem(state: _Table, record_type: Any, op: Any) -> str:
