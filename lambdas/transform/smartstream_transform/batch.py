@@ -25,7 +25,7 @@ from . import columns as col
 from .contracts import Contract
 from .schema import EXTRA, META_FIELDS, RESERVED, column_name_problem, contracted_schema, lsn_of, lsns_of, text_schema
 
-_TIMESTAMP = col.timestamp()
+COMMIT_TS = col.timestamp()  # _commit_ts
 _INTEGER = col.integer()
 
 
@@ -165,7 +165,7 @@ class TableShape:
     def _meta(self, rows, fields, arrays, reasons, source_key) -> list[pa.Array]:
         ops, tss, positions, txids, trids, seqs, derived = fields
         n = len(rows)
-        commit, bad = _TIMESTAMP.build(tss)
+        commit, bad = COMMIT_TS.build(tss)
         for row, why in bad.items():
             reasons.setdefault(row, f"metadata timestamp: {why}")
         lsn = lsns_of(positions)
@@ -187,7 +187,7 @@ class TableShape:
                 reasons.setdefault(row, f"metadata {field}: {why}")
             ids.append(array)
         op = pa.array(ops, type=pa.string())
-        change = self._change_ids(rows, arrays, op, position, ids, tss, derived)
+        change = self.change_ids(rows, arrays, op, position, ids, tss, derived)
         return [
             op,
             commit,
@@ -200,7 +200,7 @@ class TableShape:
             pa.array(seqs, type=pa.int64()),
         ]
 
-    def _change_ids(self, rows, arrays, op, position, ids, tss, derived) -> pa.Array:
+    def change_ids(self, rows, arrays, op, position, ids, tss, derived) -> pa.Array:
         """The identity of each change: stream-position and transaction-record-id when DMS gave a
         position; else operation, timestamp, transaction ids and key (or the whole row)."""
         txid, trid = (pc.cast(a, pa.string()) for a in ids)

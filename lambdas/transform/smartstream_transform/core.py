@@ -28,9 +28,10 @@ import pyarrow as pa
 
 from .accounting import UNPARSED, TableCounts, TransformResult
 from .batch import TableShape
+from .blocks import BLOCK_BYTES, Reader, first_record, valid_utf8
 from .columns import parse_utc
 from .contracts import CONTRACTS
-from .framing import Fragment, Framer, has_invalid_utf8, text_bytes
+from .framing import Block, Fragment, Framer, has_invalid_utf8, text_bytes
 from .output import QuarantineWriter, TableWriter, spool
 from .source import ByteSource
 
@@ -105,6 +106,7 @@ class _Run:
         self.tables: dict[tuple[Any, Any], _Table] = {}
         self.groups: dict[tuple[_Table, str], list[tuple]] = {}  # (table, day) -> the same lists as _Table.days
         self.writers: dict[tuple[_Table, str], TableWriter] = {}
+        self.readers: dict[tuple[Any, Any], Reader | None] = {}  # block readers of tables with a contract
 
     def table(self, schema: Any, table: Any) -> _Table:
         known = self.tables.get((schema, table))
@@ -135,15 +137,22 @@ class _Run:
         rows = self.groups.pop(key)
         state, day = key
         del state.days[day]
+        if not rows:  # its only record was rejected while collected (a before-image not an object)
+            return
         try:
             table, reasons = state.shape.build(rows, self.source_key)
         except _ARROW_FAILURES:
-            if len(rows) == 1:  # isolated: this record alone cannot be converted
+            if rows[0][6] == rows[-1][6]:  # isolated: this record (and its key change) cannot be converted
                 table, reasons = None, {0: "could not be converted to its table's types"}
-            else:  # find the culprit row by row
-                for row in rows:
-                    self.groups[key] = state.days[day] = [row]
+            else:  # find the culprit record by record: a key change's two rows stand or fall together
+                first = 0
+                while first < len(rows):
+                    last = first + 1
+                    while last < len(rows) and rows[last][6] == rows[first][6]:
+                        last += 1
+                    self.groups[key] = state.days[day] = rows[first:last]
                     self.flush(key)
+                    first = last
                 return
         for i, why in reasons.items():
             row = rows[i]
@@ -153,12 +162,47 @@ class _Run:
         state.counts.written += sum(1 for i, r in enumerate(rows) if not r[-1] and i not in reasons)
         if table is None or not table.num_rows:
             return
+        self.write(key, table)
+
+    def write(self, key: tuple[_Table, str], table: pa.Table) -> None:
         writer = self.writers.get(key)
         if writer is None:
+            state, day = key
             out = f"{self.config.trusted_prefix}{state.schema}/{state.table}/dt={day}/{self.stem}.parquet"
             fixed = state.shape.schema() if state.shape.contract is not None else None
             writer = self.writers[key] = TableWriter(out, fixed)
         writer.add(table)
+
+    def block(self, block: Block, seq: int) -> int:
+        """Take a block of clean lines whole (``blocks.py``): its number of records, or 0 when the
+        per-record path must frame it, or -1 when it frames only the start (``block.frame``)."""
+        data, end = block.data, block.end
+        found = first_record(data, end)
+        if found is None:
+            return 0
+        at, names = found
+        if at:  # control records first: the per-record path takes them, the rest is offered again
+            block.frame = at
+            return -1
+        reader = self.readers.get(names, False)
+        if reader is False:
+            probe = _Table(*names, TableCounts())  # no side effect until a block is taken
+            fit = not probe.bad and probe.shape.contract is not None and bool(probe.shape.key)
+            reader = self.readers[names] = Reader(probe.shape, self.source_key) if fit else None
+        if reader is None or not valid_utf8(data, end):
+            return 0
+        taken = reader.read(data, end, names, seq)
+        if taken is None:
+            return 0
+        if self.groups:  # rows of the per-record path go first: a file's rows stay in record order
+            self.flush_all()
+        state = self.table(*names)
+        n, days = taken
+        state.counts.read += n
+        state.counts.written += n
+        for day, table in days:
+            self.write((state, day), table)
+        return n
 
     def flush_all(self) -> None:
         for key in list(self.groups):
@@ -189,28 +233,48 @@ def _day(ts: str) -> str:
         return "invalid"
 
 
-def transform_object(raw: IO[bytes], source_key: str, config: TransformConfig | None = None) -> TransformResult:
-    """Read one raw object and return the trusted and quarantine files to write, with counts."""
+def transform_object(
+    raw: IO[bytes], source_key: str, config: TransformConfig | None = None, block_bytes: int = BLOCK_BYTES
+) -> TransformResult:
+    """Read one raw object and return the trusted and quarantine files to write, with counts.
+
+    ``block_bytes``: clean ``json-unformatted`` lines are offered to ``blocks.py`` this many bytes at
+    a time (0: every record takes the per-record path; the outcome is the same either way)."""
     enabled = gc.isenabled()
     gc.disable()  # records are trees of fresh dicts: cyclic GC passes would only cost time
     try:
-        return _transform(raw, source_key, config or TransformConfig())
+        return _transform(raw, source_key, config or TransformConfig(), block_bytes)
     finally:
         if enabled:
             gc.enable()
 
 
-def _transform(raw: IO[bytes], source_key: str, config: TransformConfig) -> TransformResult:
+def _transform(raw: IO[bytes], source_key: str, config: TransformConfig, block_bytes: int) -> TransformResult:
     run = _Run(source_key, config)
     source = ByteSource(raw, spool)
     tables = run.tables
     operations = DATA_OPERATIONS
     seq = pending = 0
-    for item in Framer(source.read, spool):
-        seq += 1
-        if type(item) is Fragment:
+    declined = skip = 0  # blocks declined in a row; blocks not to offer (backing off after declines)
+    for item in Framer(source.read, spool, block_bytes=block_bytes):
+        if type(item) is not tuple:
+            if type(item) is Block:
+                if skip:
+                    skip -= 1
+                    continue
+                taken = run.block(item, seq)
+                if taken > 0:
+                    item.taken = True
+                    seq += taken
+                    pending = declined = 0
+                elif taken == 0:  # after 2, 3, 4, 5 declines in a row skip 1, 3, 7, 15 blocks: bounded waste
+                    declined += 1
+                    skip = (1 << min(declined - 1, 4)) - 1
+                continue
+            seq += 1
             run.fragment(item, seq)
             continue
+        seq += 1
         value, text, start = item
         meta = value.get("metadata") if type(value) is dict else None
         if type(meta) is not dict:
