@@ -20,7 +20,10 @@ a JSON type other than the column's (``1`` for a string, ``"1"``, ``1.0``,
 ``1e2`` or ``true`` for an integer, an object or array for a string), an
 integer beyond int64, a duplicate key, a lone surrogate escape, NaN and
 Infinity, control characters in strings, trailing commas and comments.
-Checked here because pyarrow does not: invalid UTF-8 (it would keep the
+That pyarrow (the Lambda's comes from the managed pandas layer, its version
+differs by region) behaves so is checked once per process on canary lines
+(``pyarrow_fits``); if not, no block is offered. Checked here because
+pyarrow does not: invalid UTF-8 (it would keep the
 bytes; the block is decoded strictly first), a byte-order mark at the start
 (it would skip it), a key given as ``null`` versus missing where the two
 differ (``before-image``: counted in the bytes).
@@ -250,4 +253,75 @@ def valid_utf8(data: bytes, end: int) -> bool:
         codecs.utf_8_decode(memoryview(data)[:end], "strict", True)
     except UnicodeDecodeError:
         return False
+    return True
+
+
+# What the block path relies on pyarrow.json to do, checked once per process against the pyarrow at
+# hand (the Lambda's comes from the managed pandas layer, whose version differs by region): a line
+# and the rows it must give, or None where it must refuse. Any other answer turns the block path off.
+_ROW = b'{"data": {"id": 1, "s": "x"}, "metadata": {"m": "a"}}'
+_CANARIES: tuple[tuple[bytes, list | None], ...] = (
+    (
+        b'{"data": {"id": -0, "s": "x\\u00e9\\ud83d\\ude00\\n\\u0000\\/\\"\xc3\xa9"}, "metadata": null}',
+        [{"data": {"id": 0, "s": 'x\u00e9\U0001f600\n\x00/"\u00e9'}, "metadata": None}],
+    ),
+    (b'{"data": {"id": null}}', [{"data": {"id": None, "s": None}, "metadata": None}]),
+    (b'{"data": {"id": 9223372036854775807, "s": ""}}', [{"data": {"id": 2**63 - 1, "s": ""}, "metadata": None}]),
+    (b'{"data": {"id": -9223372036854775808}}', [{"data": {"id": -(2**63), "s": None}, "metadata": None}]),
+    (_ROW + _ROW, [{"data": {"id": 1, "s": "x"}, "metadata": {"m": "a"}}] * 2),
+    (_ROW + b"\r" + _ROW, [{"data": {"id": 1, "s": "x"}, "metadata": {"m": "a"}}] * 2),
+    (b'{"data": {"id": 9223372036854775808}}', None),
+    (b'{"data": {"id": -9223372036854775809}}', None),
+    (b'{"data": {"id": 1.0}}', None),
+    (b'{"data": {"id": 1e2}}', None),
+    (b'{"data": {"id": true}}', None),
+    (b'{"data": {"id": "1"}}', None),
+    (b'{"data": {"id": NaN}}', None),
+    (b'{"data": {"s": 1}}', None),
+    (b'{"data": {"s": 1.5}}', None),
+    (b'{"data": {"s": false}}', None),
+    (b'{"data": {"s": {}}}', None),
+    (b'{"data": {"s": []}}', None),
+    (b'{"data": {"s": Infinity}}', None),
+    (b'{"data": 3}', None),
+    (b'{"data": "x"}', None),
+    (b'{"data": []}', None),
+    (b'{"data": {"id": 1, "id": 2}}', None),
+    (b'{"data": {"id": 1}, "data": {"id": 2}}', None),
+    (b'{"data": {"id": 1, "\\u0069d": 2}}', None),
+    (b'{"data": {"id": 1, "x": 1}}', None),
+    (b'{"data": {"id": 1}, "x": 1}', None),
+    (b'{"metadata": {"m": "a", "x": [[[]]]}}', None),
+    (b'{"data": {"s": "\\ud800"}}', None),
+    (b'{"data": {"s": "\\udc00x"}}', None),
+    (b'{"data": {"s": "\\ud800\\u0041"}}', None),
+    (b'{"data": {"s": "a\x01b"}}', None),
+    (b'{"data": {"s": "a\tb"}}', None),
+    (b'{"data": {"s": "a\\qb"}}', None),
+    (b'{"data": {"id": 1,}}', None),
+    (b'{"data": {"id": 01}}', None),
+    (b"{'data': {}}", None),
+    (_ROW + b" x", None),
+    (_ROW + b" // c", None),
+    (_ROW + b"\x0c", None),
+    (_ROW + b"\x0b", None),
+    (b"[1]", None),
+    (b"3", None),
+)
+
+
+@functools.cache
+def pyarrow_fits() -> bool:
+    """Whether this pyarrow reads and refuses exactly as the block path relies on (see _CANARIES)."""
+    schema = pa.schema([("data", pa.struct([("id", _INT), ("s", _STR)])), ("metadata", pa.struct([("m", _STR)]))])
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error", newlines_in_values=False)
+    for line, rows in _CANARIES:
+        try:
+            got = pj.read_json(
+                pa.BufferReader(line + b"\n"), read_options=pj.ReadOptions(use_threads=False), parse_options=options
+            ).to_pylist()
+        except (pa.ArrowException, ValueError):
+            got = None
+        if got != rows:
+            return False
     return True

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from .accounting import UNPARSED, TableCounts, TransformResult
 from .batch import TableShape
-from .blocks import BLOCK_BYTES, Reader, first_record, valid_utf8
+from .blocks import BLOCK_BYTES, Reader, first_record, pyarrow_fits, valid_utf8
 from .columns import parse_utc
 from .contracts import CONTRACTS
 from .framing import Block, Fragment, Framer, has_invalid_utf8, text_bytes
@@ -242,6 +242,8 @@ def transform_object(
     a time (0: every record takes the per-record path; the outcome is the same either way)."""
     enabled = gc.isenabled()
     gc.disable()  # records are trees of fresh dicts: cyclic GC passes would only cost time
+    if block_bytes and not pyarrow_fits():  # a pyarrow that reads otherwise than verified: no blocks
+        block_bytes = 0
     try:
         return _transform(raw, source_key, config or TransformConfig(), block_bytes)
     finally:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from smartstream_transform import blocks
 from smartstream_transform.blocks import Reader
 from smartstream_transform.core import transform_object
 
@@ -577,3 +578,27 @@ def test_a_key_change_and_its_delete_stand_or_fall_together_when_a_batch_is_retr
     reasons = sorted(json.loads(line)["reason"] for line in quarantine)
     assert reasons == ["before-image key: id: required, missing", "could not be converted to its table's types"]
     assert_same(body, 1, 1 << 20)
+
+
+def test_this_pyarrow_reads_as_the_block_path_relies_on_and_the_canaries_agree_with_json():
+    assert blocks.pyarrow_fits()
+    for line, rows in blocks._CANARIES:  # pylint: disable=protected-access
+        if rows is not None and b"\r" not in line and line.count(b'{"data"') == 1:
+            value = json.loads(line)
+            assert value["data"] == {k: v for k, v in rows[0]["data"].items() if k in value["data"]}
+
+
+def test_a_pyarrow_that_reads_otherwise_turns_the_block_path_off(monkeypatch):
+    body = _hazard_object(n=40)
+    _, taken = outcome(body, 1 << 21)
+    assert taken == 1
+    blocks.pyarrow_fits.cache_clear()
+    canaries = [*blocks._CANARIES, (b'{"data": {"id": 1.0}}', [{"data": {"id": 1, "s": None}, "metadata": None}])]
+    monkeypatch.setattr(blocks, "_CANARIES", tuple(canaries))
+    try:
+        assert not blocks.pyarrow_fits()
+        got, taken = outcome(body, 1 << 21)
+        assert taken == 0
+        assert got == outcome(body, 0)[0]
+    finally:
+        blocks.pyarrow_fits.cache_clear()
