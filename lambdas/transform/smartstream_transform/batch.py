@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 
 from . import columns as col
 from .contracts import Contract
-from .schema import EXTRA, META_FIELDS, RESERVED, column_name_problem, contracted_schema, lsn_of, text_schema
+from .schema import EXTRA, META_FIELDS, RESERVED, column_name_problem, contracted_schema, lsn_of, lsns_of, text_schema
 
-_TIMESTAMP = col.timestamp()
+COMMIT_TS = col.timestamp()  # _commit_ts
 _INTEGER = col.integer()
 
 
@@ -147,6 +147,8 @@ class TableShape:
             suspects = [i for i, length in enumerate(map(len, datas)) if length != size]
         else:
             suspects = [i for i, d in enumerate(datas) if not d.keys() <= names]
+        if not suspects:
+            return pa.nulls(len(datas), pa.string())
         for i in suspects:
             d = datas[i]
             other = {k: v for k, v in d.items() if k not in names}
@@ -163,18 +165,20 @@ class TableShape:
     def _meta(self, rows, fields, arrays, reasons, source_key) -> list[pa.Array]:
         ops, tss, positions, txids, trids, seqs, derived = fields
         n = len(rows)
-        commit, bad = _TIMESTAMP.build(tss)
+        commit, bad = COMMIT_TS.build(tss)
         for row, why in bad.items():
             reasons.setdefault(row, f"metadata timestamp: {why}")
-        lsns: list[int | None] = [None] * n
-        for i, position in enumerate(positions):
-            if position is not None:
-                try:
-                    lsns[i] = lsn_of(position)
-                except ValueError as exc:
-                    reasons.setdefault(i, f"metadata {exc}")
-                    positions[i] = None
-        lsn = pa.array(lsns, type=pa.int64())
+        lsn = lsns_of(positions)
+        if lsn is None:  # some position is not a PostgreSQL log position: row by row, for the reasons
+            lsns: list[int | None] = [None] * n
+            for i, position in enumerate(positions):
+                if position is not None:
+                    try:
+                        lsns[i] = lsn_of(position)
+                    except ValueError as exc:
+                        reasons.setdefault(i, f"metadata {exc}")
+                        positions[i] = None
+            lsn = pa.array(lsns, type=pa.int64())
         position = pa.array(positions, type=pa.string())
         ids = []
         for field, sent in (("transaction-id", txids), ("transaction-record-id", trids)):
@@ -183,7 +187,7 @@ class TableShape:
                 reasons.setdefault(row, f"metadata {field}: {why}")
             ids.append(array)
         op = pa.array(ops, type=pa.string())
-        change = self._change_ids(rows, arrays, op, position, ids, tss, derived)
+        change = self.change_ids(rows, arrays, op, position, ids, tss, derived)
         return [
             op,
             commit,
@@ -196,7 +200,7 @@ class TableShape:
             pa.array(seqs, type=pa.int64()),
         ]
 
-    def _change_ids(self, rows, arrays, op, position, ids, tss, derived) -> pa.Array:
+    def change_ids(self, rows, arrays, op, position, ids, tss, derived) -> pa.Array:
         """The identity of each change: stream-position and transaction-record-id when DMS gave a
         position; else operation, timestamp, transaction ids and key (or the whole row)."""
         txid, trid = (pc.cast(a, pa.string()) for a in ids)

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 # pylint: disable=unidiomatic-typecheck
 
-_ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError, UnicodeEncodeError)
+ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError, UnicodeEncodeError)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 TIMESTAMP_RE = DATE_RE + r"[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:?[0-9]{2})?"
@@ -170,7 +170,7 @@ class ColumnType:
         if self.fast is not None:
             try:
                 array, bad = self.fast(values)  # bad: boolean array of rows to check one by one
-            except _ARROW_ERRORS:
+            except ARROW_ERRORS:
                 pass
             else:
                 if bad is None or not pc.any(bad).as_py():

@@ -27,6 +27,12 @@ takes over from that line's start to the end of the lines at hand (further
 when a record or fragment runs on), then hands back at a buffer end that
 falls on whitespace. Each hand-over costs at most one buffer, so time stays
 linear whatever the input holds.
+
+Blocks (``block_bytes``): the line path first gathers at least that many
+bytes and offers their complete lines, as one ``Block``, to the consumer,
+which may take them whole (``Block.taken = True``: the consumer accounted
+for every record in them, see ``blocks.py``); lines not taken are framed as
+above, so declining a block changes nothing.
 """
 
 from __future__ import annotations
@@ -62,6 +68,18 @@ _scan = json.JSONDecoder(parse_constant=_reject_constant).scan_once
 
 
 @dataclass(slots=True)
+class Block:
+    """Complete lines offered whole: ``data[:end]``, starting at byte ``start`` of the object.
+    The consumer sets ``taken`` when it accounted for all of them; else they are framed as usual."""
+
+    data: bytes
+    end: int
+    start: int
+    taken: bool = False
+    frame: int = 0  # not taken: frame only data[:frame] (lines), then offer the rest again (0: all)
+
+
+@dataclass(slots=True)
 class Fragment:
     """A stretch of the object that is not a JSON value: its byte range, why, and its bytes
     (``data`` when at most INLINE_LIMIT, else ``spill`` holds them)."""
@@ -93,9 +111,12 @@ class Framer:
     lazily: ``start_byte`` is exact; the end is ``start_byte + len(text_bytes(text))``.
     """
 
-    def __init__(self, read: Any, spill_factory: Any, chunk_chars: int = CHUNK_CHARS, lines: bool = True):
+    def __init__(
+        self, read: Any, spill_factory: Any, chunk_chars: int = CHUNK_CHARS, lines: bool = True, block_bytes: int = 0
+    ):
         self._read = read  # () -> bytes, b"" at the end
         self._lines = lines  # the line fast path (off: the scanner alone, for tests)
+        self._block_bytes = block_bytes if lines else 0  # offer Blocks of at least this many bytes (0: never)
         self._held = b""  # bytes read but not yet decoded (the fast path's unfinished last line)
         self._spill_factory = spill_factory  # () -> a writable binary file
         self._chunk = chunk_chars
@@ -140,22 +161,40 @@ class Framer:
             yield from self._scanner()
             return
         scan = _scan
+        block_bytes = self._block_bytes
         data = b""  # starts at self.base_byte
         while True:
             chunk = self._read()
-            if not chunk:
-                if data:  # a last line without a line end
-                    self.buf, self.eof = self._decoder.decode(data, final=True), True
-                    self._ascii = self.buf.isascii()
-                    yield from self._scanner()
-                return
-            data = data + chunk if data else chunk
-            lines = data.split(b"\n")
-            tail = lines.pop()
-            if not lines:
-                if len(tail) <= self._chunk:
-                    continue  # no line end yet
-                tail = b""  # a long stretch without a line end: the scanner handles it
+            if chunk:
+                data = data + chunk if data else chunk
+                if len(data) < block_bytes:
+                    continue  # gather a block
+            lines: list[bytes] | None = None
+            if block_bytes and data:
+                end = data.rfind(b"\n") + 1
+                if end:
+                    block = Block(data, end, self.base_byte)
+                    yield block
+                    if block.taken:
+                        self.base_byte += end
+                        data = data[end:]
+                    elif 0 < block.frame < end:  # frame the lines before block.frame, then offer the rest
+                        lines = data[: block.frame].split(b"\n")
+                        lines.pop()  # the b"" after the last line end
+                        tail = data[block.frame :]
+            if lines is None:
+                if not chunk:
+                    if data:  # the lines not taken, or a last line without a line end
+                        self.buf, self.eof = self._decoder.decode(data, final=True), True
+                        self._ascii = self.buf.isascii()
+                        yield from self._scanner()
+                    return
+                lines = data.split(b"\n")
+                tail = lines.pop()
+                if not lines:
+                    if len(tail) <= self._chunk:
+                        continue  # no line end yet
+                    tail = b""  # a long stretch without a line end: the scanner handles it
             at = 0  # offset of the line in data
             base = self.base_byte
             for line in lines:

@@ -27,9 +27,12 @@ CDC columns (every table):
 from __future__ import annotations
 
 import re
+import sys
+from array import array as machine_array
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .contracts import Contract
 
@@ -63,6 +66,29 @@ def lsn_of(stream_position: Any) -> int:
     if match is None:
         raise ValueError(f"stream-position is not a PostgreSQL log position: {stream_position!r:.60}")
     return int(match.group(1), 16) << 32 | int(match.group(2), 16)
+
+
+def lsns_of(positions: list[Any]) -> pa.Array | None:
+    """``lsn_of`` for a whole batch, computed per array: None when some position is not a string of the
+    form (or its LSN would not fit in int64), so the caller takes ``lsn_of`` row by row. Nulls stay null."""
+    try:
+        sent = pa.array(positions, type=pa.string())
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None
+    n = len(sent)
+    if sent.null_count == n:
+        return pa.nulls(n, pa.int64())
+    if not pc.all(pc.match_substring_regex(sent, f"^{_POSITION.pattern}$")).as_py():
+        return None
+    parts = pc.extract_regex(sent.fill_null("0/0.0.0/0"), r"^(?P<hi>[0-9A-Fa-f]+)/(?P<lo>[0-9A-Fa-f]+)\.")
+    hi, lo = (pc.utf8_lpad(parts.field(name), 8, "0") for name in ("hi", "lo"))
+    if pc.any(pc.greater(pc.utf8_slice_codeunits(hi, 0, 1), "7")).as_py():  # beyond int64
+        return None
+    words = machine_array("q", bytes.fromhex("".join(pc.binary_join_element_wise(hi, lo, "").to_pylist())))
+    if sys.byteorder == "little":
+        words.byteswap()  # fromhex gave big-endian words
+    lsn = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(words.tobytes())])
+    return lsn if sent.null_count == 0 else pc.if_else(pc.is_valid(sent), lsn, pa.nulls(n, pa.int64()))
 
 
 def contracted_schema(contract: Contract) -> pa.Schema:
