@@ -135,11 +135,15 @@ def task(ctx):
     return compare(want, got)
 
 
+def table_statistics(ctx, task_arn):
+    return ctx.client("dms").describe_table_statistics(ReplicationTaskArn=task_arn)["TableStatistics"]
+
+
 @check("replication task healthy, per-table statistics", HEALTH)
 def task_health(ctx):
     t = _task(ctx)
     status, failure = t.get("Status", "missing"), t.get("LastFailureMessage", "")
-    stats = ctx.client("dms").describe_table_statistics(ReplicationTaskArn=t["ReplicationTaskArn"])["TableStatistics"]
+    stats = table_statistics(ctx, t["ReplicationTaskArn"])
     tables = [
         f"{s['TableName']} {s.get('TableState', '')} load {s.get('FullLoadRows', 0)} ins {s.get('Inserts', 0)}"
         f" upd {s.get('Updates', 0)} del {s.get('Deletes', 0)}"
