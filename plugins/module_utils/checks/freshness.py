@@ -118,7 +118,7 @@ def firehose_data_freshness(ctx):
 def newest_object(s3, bucket, prefix):
     """The newest object under one prefix (at most MAX_PAGES pages), or None."""
     newest, request = None, {"Bucket": bucket, "Prefix": prefix}
-    for _ in range(MAX_PAGES):
+    for _page in range(MAX_PAGES):
         page = s3.list_objects_v2(**request)
         for obj in page.get("Contents", []):
             if not obj["Key"].endswith("/") and (newest is None or obj["LastModified"] > newest["LastModified"]):
