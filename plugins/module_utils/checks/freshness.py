@@ -77,7 +77,7 @@ def _metric(ctx, key, namespace, metric, dimensions, scale=1.0, what="behind"):
         ctx, key, seconds, what, f"no {metric} datapoint in the last {window} min (nothing flowed)"
     )
     if age is not None:
-        detail += f", measured {age:.0f} s ago"
+        detail += f", latest one-minute period began {age:.0f} s ago"
     return ok, detail, extra
 
 
