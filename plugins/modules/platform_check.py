@@ -50,11 +50,15 @@ options:
     required: true
   expected:
     description:
-      - The settings the deployment must show (the inventory's values), e.g. C(tags), C(vpc_cidr),
-        C(shards), C(retention_hours), C(log_retention_days), C(roles) (role name to service principals);
-        and for the C(freshness) layer C(freshness_thresholds) (seconds per stage), C(metric_window_minutes),
-        C(raw_lookback_hours), C(trusted_lookback_days), C(trusted_tables) (C(schema.table)).
-      - A check whose expected value is missing fails and says so.
+      - The settings the deployment must show (the inventory's values), one dict per layer, plus shared keys
+        that every layer reads when its own dict lacks them (C(tags), C(log_retention_days)); for example
+        C(network.vpc_cidr), C(storage.raw_expiration_days), C(streaming.shards), C(iam.roles) (role name to
+        service principals). C(playbooks/tasks/platform_expected.yml) builds it from the layers' variables.
+      - For the C(freshness) layer, C(freshness.thresholds) (seconds per stage - C(dms_source_latency),
+        C(dms_target_latency), C(stream_iterator_age), C(firehose_data_freshness), C(raw_object_age),
+        C(trusted_object_age)), C(freshness.trusted_tables) (C(schema.table)), C(freshness.metric_window_minutes)
+        (15), C(freshness.raw_lookback_hours) (24) and C(freshness.trusted_lookback_days) (2).
+      - A configuration check whose expected value is missing fails and says which key it needs.
     type: dict
     default: {}
   external_results:
@@ -81,8 +85,9 @@ EXAMPLES = r"""
     aspects: [health]
     names: "{{ platform_names }}"
     expected:
-      trusted_tables: [public.employees]
-      freshness_thresholds: {stream_iterator_age: 300, raw_object_age: 3600}
+      freshness:
+        trusted_tables: [public.employees]
+        thresholds: {stream_iterator_age: 300, raw_object_age: 3600}
     fail_on_failure: false
   register: health
 
@@ -90,18 +95,20 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ health.report }}"
 
-- name: Audit the storage layer's configuration (fails on the first bad bucket setting)
+- name: Audit the storage layer's configuration (the task fails when a check fails)
   smartstream.pipeline.platform_check:
     layers: [storage]
     aspects: [configuration]
     names: "{{ platform_names }}"
     expected:
       tags: {Project: smartstream, Environment: prod, ManagedBy: "ansible:smartstream.pipeline"}
-      noncurrent_version_expiration_days: 30
-      raw_transition_days: 30
-      raw_expiration_days: 365
-      quarantine_expiration_days: 90
-      athena_results_expiration_days: 30
+      storage:
+        kms_key_id: ""
+        noncurrent_version_expiration_days: 30
+        raw_transition_days: 30
+        raw_expiration_days: 365
+        quarantine_expiration_days: 90
+        athena_results_expiration_days: 30
 """
 
 RETURN = r"""

@@ -107,3 +107,20 @@ def test_report_table_and_summary():
     assert lines[2].startswith("ok    | storage   | zones |") and lines[2].endswith("| 4 zones")
     assert lines[3].startswith("FAIL  | freshness | raw   | 7.5 / 5") and lines[3].endswith('{"x": 1}')
     assert summary(results) == "1 of 2 checks passed; failed: freshness: raw"
+
+
+def test_the_module_retries_every_api_call_of_a_check():
+    from types import SimpleNamespace
+
+    from ansible_collections.smartstream.pipeline.plugins.modules.platform_check import RetryingClient
+
+    calls = []
+    fake = SimpleNamespace(
+        meta=SimpleNamespace(method_to_api_mapping={"list_buckets": "ListBuckets"}),
+        list_buckets=lambda **kwargs: calls.append(kwargs) or {"Buckets": []},
+        get_paginator=lambda name: name,
+    )
+    wrapped = RetryingClient(fake)
+    assert wrapped.list_buckets(MaxBuckets=1) == {"Buckets": []}
+    assert calls == [{"aws_retry": True, "MaxBuckets": 1}]
+    assert wrapped.get_paginator("x") == "x"  # not an API call: untouched
