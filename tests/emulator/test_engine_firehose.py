@@ -170,6 +170,43 @@ def test_records_are_delivered_gzip_concatenated_with_the_key_layout(engine_host
     assert _metric("IncomingRecords", "Sum") == 3
 
 
+def _iterator_ages() -> list[float]:
+    """Every GetRecords.IteratorAgeMilliseconds datapoint of the source stream (one per minute, maximum)."""
+    points = _client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Kinesis",
+        MetricName="GetRecords.IteratorAgeMilliseconds",
+        Dimensions=[{"Name": "StreamName", "Value": STREAM}],
+        StartTime=datetime.now(UTC) - timedelta(minutes=5),
+        EndTime=datetime.now(UTC) + timedelta(minutes=5),
+        Period=600,
+        Statistics=["Maximum", "SampleCount"],
+    )["Datapoints"]
+    return [p["Maximum"] for p in points]
+
+
+def test_reading_publishes_the_stream_iterator_age_as_kinesis_does(engine_host: Any) -> None:
+    # Given an ACTIVE delivery stream, caught up with an empty stream
+    _setup()
+    engine = FirehoseEngine(engine_host)
+    engine.tick()
+    engine.tick()
+    engine.discover()
+    # Then Kinesis's iterator age of the source stream is published as 0 (the reader is at the tip)
+    assert _iterator_ages() == [0.0]
+    # Given a record that waited 1.5 s in the stream before the engine read it
+    _put(b'{"late":1}\n')
+    time.sleep(1.5)
+    _until(engine, _objects)
+    engine.discover()
+    # Then the iterator age published is the age of that record when read (milliseconds)
+    age = _iterator_ages()[0]
+    assert 1500 <= age < 10_000
+    # And nothing is published for a stream the engine does not read
+    delivery = _delivery(engine)
+    delivery.take_iterator_age()
+    assert delivery.take_iterator_age() is None
+
+
 def test_delivery_starts_when_the_stream_became_active(engine_host: Any) -> None:
     # Given a record written to the Kinesis stream before the delivery stream is created
     _client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)

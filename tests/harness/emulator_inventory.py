@@ -2,7 +2,6 @@
 
 Usage:
   python -m tests.harness.emulator_inventory [--region R] [--assert-empty]
-  python -m tests.harness.emulator_inventory --secret-shape NAME
 
 Prints a JSON object {service: [resource ids]} of everything that is not
 part of the emulator's pristine state (the default VPC and what comes with
@@ -133,26 +132,11 @@ def platform_resources(region: str) -> dict[str, list[str]]:
     }
 
 
-def secret_shape(name: str, region: str) -> dict[str, object]:
-    """A JSON secret's tags, and its keys with each value's type and length (never the values)."""
-    sm = client("secretsmanager", region)
-    value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
-    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=name).get("Tags", [])}
-    return {
-        "tags": tags,
-        "value": {key: {"type": type(val).__name__, "length": len(str(val))} for key, val in value.items()},
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--assert-empty", action="store_true")
-    parser.add_argument("--secret-shape", metavar="NAME", help="print the shape of a JSON secret instead")
     args = parser.parse_args(argv)
-    if args.secret_shape:
-        print(json.dumps(secret_shape(args.secret_shape, args.region)))
-        return 0
     found = list_resources(args.region)
     print(json.dumps(found, indent=2))
     left = {k: v for k, v in found.items() if v}

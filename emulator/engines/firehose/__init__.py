@@ -29,7 +29,11 @@ What it imitates (https://docs.aws.amazon.com/firehose/latest/dev/):
 - Metrics in ``AWS/Firehose`` (dimension DeliveryStreamName):
   ``DeliveryToS3.Success``, ``.DataFreshness``, ``.Records``, ``.Bytes``,
   ``IncomingRecords``, ``IncomingBytes``, ``DataReadFromKinesisStream.Records``
-  / ``.Bytes``, ``KinesisMillisBehindLatest``.
+  / ``.Bytes``, ``KinesisMillisBehindLatest``; and, for the source stream,
+  what Kinesis publishes as a consumer reads: ``AWS/Kinesis``
+  ``GetRecords.IteratorAgeMilliseconds`` (dimension StreamName; the age of
+  the last record each GetRecords returned, 0 when caught up; the largest
+  since the last publish, every second while the engine reads).
 - A delivery stream that disappears (deleted, ``/moto-api/reset``) is
   forgotten with its buffer; an UpdateDestination (new VersionId) applies to
   the next object.
@@ -157,6 +161,26 @@ class FirehoseEngine:
         data = stream.take_read_metrics()
         if data:
             self.put_metrics(stream, data)
+        age = stream.take_iterator_age()
+        if age is not None:
+            self.put_iterator_age(stream, age)
+
+    def put_iterator_age(self, stream: DeliveryStream, age_ms: int) -> None:
+        """GetRecords.IteratorAgeMilliseconds of the source stream: Kinesis publishes it as consumers read."""
+        try:
+            self.client("cloudwatch", stream.region).put_metric_data(
+                Namespace="AWS/Kinesis",
+                MetricData=[
+                    {
+                        "MetricName": "GetRecords.IteratorAgeMilliseconds",
+                        "Value": float(age_ms),
+                        "Unit": "Milliseconds",
+                        "Dimensions": [{"Name": "StreamName", "Value": stream.stream_name}],
+                    }
+                ],
+            )
+        except Exception as exc:  # metrics are best effort, never a reason to stop delivering
+            self.log.warning("iterator age of %s not published: %s", stream.stream_name, exc)
 
     def put_metrics(self, stream: DeliveryStream, metrics: list[tuple[str, float, str]]) -> None:
         dims = [{"Name": "DeliveryStreamName", "Value": stream.name}]

@@ -59,6 +59,7 @@ class DeliveryStream:
         self.failures = 0
         self.retry_at = 0.0
         self._read_records = self._read_bytes = self._behind_ms = 0
+        self._iterator_age_ms: int | None = None  # the oldest GetRecords iterator age since the last publish
         self._last_error: str | None = None
         self.configure(description)
 
@@ -138,6 +139,7 @@ class DeliveryStream:
             records = page.get("Records", [])
             reader.iterator = page.get("NextShardIterator")
             self._behind_ms = max(self._behind_ms, int(page.get("MillisBehindLatest", 0)))
+            self._note_iterator_age(records, int(page.get("MillisBehindLatest", 0)))
             if records:
                 now = time.monotonic()
                 if self.buffer_since is None:
@@ -163,6 +165,27 @@ class DeliveryStream:
             self._last_error = text
             self.engine.log.error("delivery stream %s: %s", self.name, text)
             self.engine.status.error(f"{self.name}: {text}")
+
+    @property
+    def stream_name(self) -> str:
+        return self.source_arn.rsplit("/", 1)[-1]
+
+    def _note_iterator_age(self, records: list[dict[str, Any]], behind_ms: int) -> None:
+        """GetRecords.IteratorAgeMilliseconds as Kinesis measures it: the age of the last record a call returned.
+
+        A call that returns nothing is as old as the reader is behind the tip (0 when caught up).
+        """
+        if records:
+            arrival = records[-1]["ApproximateArrivalTimestamp"]
+            age = int(max((datetime.now(UTC) - arrival.astimezone(UTC)).total_seconds(), 0.0) * 1000)
+        else:
+            age = behind_ms
+        self._iterator_age_ms = age if self._iterator_age_ms is None else max(self._iterator_age_ms, age)
+
+    def take_iterator_age(self) -> int | None:
+        """The largest iterator age seen since the last call (None when no GetRecords succeeded)."""
+        age, self._iterator_age_ms = self._iterator_age_ms, None
+        return age
 
     def take_read_metrics(self) -> list[tuple[str, float, str]]:
         if not self._read_records and not self._behind_ms:

@@ -1,0 +1,187 @@
+# Copyright: SmartStream platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Network: the VPC, its subnets, routes, endpoints and security groups (found by their Name tags)."""
+
+from __future__ import annotations
+
+from ansible_collections.smartstream.pipeline.plugins.module_utils.checks.common import (
+    check,
+    compare,
+    first,
+    tag_dict,
+    tag_problems,
+)
+
+ANYWHERE = "0.0.0.0/0"
+
+
+def _vpc(ctx):
+    ec2 = ctx.client("ec2")
+    found = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{ctx.name('prefix')}-vpc"]}])["Vpcs"]
+    return first(found, f"VPC tagged Name={ctx.name('prefix')}-vpc")
+
+
+def _in_vpc(ctx, call, key, vpc_id):
+    return getattr(ctx.client("ec2"), call)(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[key]
+
+
+def _tier(subnets, tier):
+    return [s for s in subnets if tag_dict(s.get("Tags")).get("Tier") == tier]
+
+
+@check("VPC and subnets span two AZs, private subnets assign no public IPs, all tagged")
+def vpc_and_subnets(ctx):
+    ec2 = ctx.client("ec2")
+    vpc = _vpc(ctx)
+    vpc_id = vpc["VpcId"]
+    dns = {
+        a: ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=a)[a[0].upper() + a[1:]]["Value"]
+        for a in ("enableDnsSupport", "enableDnsHostnames")
+    }
+    subnets = _in_vpc(ctx, "describe_subnets", "Subnets", vpc_id)
+    private, public = _tier(subnets, "private"), _tier(subnets, "public")
+    got = {
+        "cidr": vpc["CidrBlock"],
+        "dns": dns,
+        "subnets": len(subnets),
+        "private_azs": len({s["AvailabilityZone"] for s in private}),
+        "public_azs": len({s["AvailabilityZone"] for s in public}),
+        "private_cidrs": sorted(s["CidrBlock"] for s in private),
+        "public_ip_on_launch": sorted(s["SubnetId"] for s in subnets if s.get("MapPublicIpOnLaunch")),
+        "untagged": tag_problems("vpc", vpc.get("Tags"), ctx.want("tags"))
+        + [p for s in subnets for p in tag_problems(s["SubnetId"], s.get("Tags"), ctx.want("tags"))],
+    }
+    want = {
+        "cidr": ctx.want("vpc_cidr"),
+        "dns": {"enableDnsSupport": True, "enableDnsHostnames": True},
+        "subnets": 4,
+        "private_azs": 2,
+        "public_azs": 2,
+        "private_cidrs": sorted(ctx.want("private_subnet_cidrs")),
+        "public_ip_on_launch": [],
+        "untagged": [],
+    }
+    return compare(want, got)
+
+
+@check("public subnets route to the internet gateway; private ones reach the internet only through NAT")
+def routes(ctx):
+    vpc_id = _vpc(ctx)["VpcId"]
+    prefix = ctx.name("prefix")
+    tables = _in_vpc(ctx, "describe_route_tables", "RouteTables", vpc_id)
+    named = {tag_dict(t.get("Tags")).get("Name"): t for t in tables}
+    public = named.get(f"{prefix}-public") or {"Routes": [], "Associations": []}
+    private = [t for n, t in named.items() if n and n.startswith(f"{prefix}-private-")]
+    subnets = _in_vpc(ctx, "describe_subnets", "Subnets", vpc_id)
+
+    def default_targets(table):
+        return [
+            r.get("GatewayId") or r.get("NatGatewayId")
+            for r in table["Routes"]
+            if r.get("DestinationCidrBlock") == ANYWHERE
+        ]
+
+    nat = ctx.want("nat_gateways", "none")
+    private_default = sorted(t or "" for table in private for t in default_targets(table))
+    got = {
+        "public_default_route": [t[:4] for t in default_targets(public)],
+        "public_associations": sorted(a["SubnetId"] for a in public["Associations"] if a.get("SubnetId")),
+        "private_tables": len(private),
+        "private_default_routes": [t[:4] for t in private_default],
+    }
+    want = {
+        "public_default_route": ["igw-"],
+        "public_associations": sorted(s["SubnetId"] for s in _tier(subnets, "public")),
+        "private_tables": 2,
+        "private_default_routes": [] if nat == "none" else ["nat-", "nat-"],
+    }
+    return compare(want, got)
+
+
+@check("S3 gateway endpoint on both private route tables; interface endpoints in both private subnets")
+def endpoints(ctx):
+    vpc_id = _vpc(ctx)["VpcId"]
+    region = ctx.name("region")
+    found = _in_vpc(ctx, "describe_vpc_endpoints", "VpcEndpoints", vpc_id)
+    s3 = [e for e in found if e["ServiceName"] == f"com.amazonaws.{region}.s3"]
+    interface = [e for e in found if e["VpcEndpointType"] == "Interface"]
+    private = sorted(s["SubnetId"] for s in _tier(_in_vpc(ctx, "describe_subnets", "Subnets", vpc_id), "private"))
+    groups = _in_vpc(ctx, "describe_security_groups", "SecurityGroups", vpc_id)
+    endpoints_group = [g["GroupId"] for g in groups if g["GroupName"] == f"{ctx.name('prefix')}-endpoints"]
+    got = {
+        "s3": [(e["VpcEndpointType"], len(e.get("RouteTableIds", []))) for e in s3],
+        "interface_services": sorted(e["ServiceName"].replace(f"com.amazonaws.{region}.", "") for e in interface),
+        "interface_subnets": sorted({tuple(sorted(e.get("SubnetIds", []))) for e in interface}),
+        "interface_groups": sorted({g["GroupId"] for e in interface for g in e.get("Groups", [])}),
+    }
+    want = {
+        "s3": [("Gateway", 2)],
+        "interface_services": sorted(ctx.want("interface_endpoints")),
+        "interface_subnets": [tuple(private)] if interface else [],
+        "interface_groups": endpoints_group if interface else [],
+    }
+    return compare(want, got)
+
+
+def _peers(permission):
+    return sorted(p["GroupId"] for p in permission.get("UserIdGroupPairs", []))
+
+
+@check("security groups allow only what the flow needs; nothing admits 0.0.0.0/0; the default group is empty")
+def security_groups(ctx):
+    vpc_id = _vpc(ctx)["VpcId"]
+    prefix = ctx.name("prefix")
+    groups = _in_vpc(ctx, "describe_security_groups", "SecurityGroups", vpc_id)
+    by_name = {g["GroupName"]: g for g in groups}
+    sg = {role: by_name.get(f"{prefix}-{role}") for role in ("rds", "dms", "lambda", "endpoints")}
+    missing = sorted(r for r, g in sg.items() if g is None)
+    if missing:
+        return False, {"missing groups": [f"{prefix}-{r}" for r in missing]}
+    ids = {r: g["GroupId"] for r, g in sg.items()}
+    rds, dms, lam, ep = sg["rds"], sg["dms"], sg["lambda"], sg["endpoints"]
+    default = by_name.get("default", {"IpPermissions": [], "IpPermissionsEgress": []})
+    dms_db = [p for p in dms["IpPermissionsEgress"] if p.get("FromPort") == 5432]
+    got = {
+        "open_to_internet": sorted(
+            g["GroupName"]
+            for g in groups
+            for p in g["IpPermissions"]
+            if any(r.get("CidrIp") == ANYWHERE for r in p.get("IpRanges", []))
+        ),
+        "rds_ingress": [(p.get("FromPort"), p.get("ToPort"), _peers(p)) for p in rds["IpPermissions"]],
+        "rds_ingress_cidrs": sorted(r["CidrIp"] for p in rds["IpPermissions"] for r in p.get("IpRanges", [])),
+        "rds_egress": len(rds["IpPermissionsEgress"]),
+        "dms_ingress": len(dms["IpPermissions"]),
+        "dms_egress_ports": sorted(p.get("FromPort") for p in dms["IpPermissionsEgress"]),
+        "dms_to_database": [_peers(p) for p in dms_db],
+        "lambda_ingress": len(lam["IpPermissions"]),
+        "lambda_egress_ports": [p.get("FromPort") for p in lam["IpPermissionsEgress"]],
+        "endpoints_ports": sorted({p.get("FromPort") for p in ep["IpPermissions"]}),
+        "endpoints_peers": sorted(g for p in ep["IpPermissions"] for g in _peers(p)),
+        "default_rules": len(default["IpPermissions"]) + len(default["IpPermissionsEgress"]),
+        "untagged": [
+            p
+            for g in groups
+            if g["GroupName"] != "default"
+            for p in tag_problems(g["GroupName"], g.get("Tags"), ctx.want("tags"))
+        ],
+    }
+    want = {
+        "open_to_internet": [],
+        "rds_ingress": [(5432, 5432, [ids["dms"]])],
+        "rds_ingress_cidrs": sorted(ctx.want("db_admin_cidrs", [])),
+        "rds_egress": 0,
+        "dms_ingress": 0,
+        "dms_egress_ports": [443, 5432],
+        "dms_to_database": [[ids["rds"]]],
+        "lambda_ingress": 0,
+        "lambda_egress_ports": [443],
+        "endpoints_ports": [443],
+        "endpoints_peers": sorted([ids["lambda"], ids["dms"]]),
+        "default_rules": 0,
+        "untagged": [],
+    }
+    return compare(want, got)
+
+
+CHECKS = (vpc_and_subnets, routes, endpoints, security_groups)
