@@ -19,8 +19,9 @@ from emulator.engines.athena.catalog import Catalog
 from emulator.engines.athena.ddl import Ddl
 from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.results import ResultSet, duck_column, java_double
+from emulator.engines.athena.storage import put_object
 from emulator.engines.athena.translate import athena_column_names, duckdb_failure, parse, strip_comments, to_duckdb
-from emulator.engines.glue_crawler.scan import client, s3_filesystem, split_s3_url
+from emulator.engines.glue_crawler.scan import client, s3_filesystem
 
 DML = ("SELECT", "WITH", "VALUES", "TABLE", "(")
 DDL = ("CREATE", "DROP", "ALTER", "DESCRIBE", "SHOW", "MSCK")
@@ -76,34 +77,7 @@ class Run:
         }
 
 
-def _put(s3: Any, url: str, body: bytes, config: dict[str, Any], content_type: str) -> None:
-    bucket, key = split_s3_url(url)
-    key = key.rstrip("/")
-    extra: dict[str, Any] = {}
-    option = (config.get("EncryptionConfiguration") or {}).get("EncryptionOption")
-    if option == "SSE_S3":
-        extra["ServerSideEncryption"] = "AES256"
-    elif option in ("SSE_KMS", "CSE_KMS"):
-        extra["ServerSideEncryption"] = "aws:kms"
-        if config["EncryptionConfiguration"].get("KmsKey"):
-            extra["SSEKMSKeyId"] = config["EncryptionConfiguration"]["KmsKey"]
-    if config.get("ExpectedBucketOwner"):
-        extra["ExpectedBucketOwner"] = config["ExpectedBucketOwner"]
-    if (config.get("AclConfiguration") or {}).get("S3AclOption") == "BUCKET_OWNER_FULL_CONTROL":
-        extra["ACL"] = "bucket-owner-full-control"
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
-    except s3.exceptions.NoSuchBucket as exc:
-        raise QueryFailed("", f"Unable to verify/create output bucket {bucket}") from exc
-    except Exception as exc:
-        raise QueryFailed(
-            "",
-            f"Access denied when writing output to url: s3://{bucket}/{key} . Please ensure "
-            f"you are allowed to access the S3 bucket. ({exc})",
-        ) from exc
-
-
-def _select(con: duckdb.DuckDBPyConnection, sql: str) -> ResultSet:
+def _select(con: duckdb.DuckDBPyConnection, sql: str, phases: dict[str, float]) -> ResultSet:
     """Run a SELECT; DuckDB writes the CSV itself (Trino's text of each value) unless a column is nested."""
     relation = con.sql(sql)
     names, types = relation.columns, [str(t) for t in relation.types]
@@ -118,7 +92,9 @@ def _select(con: duckdb.DuckDBPyConnection, sql: str) -> ResultSet:
     handle, path = tempfile.mkstemp(prefix="athena-result-", suffix=".csv")
     os.close(handle)
     try:
+        mark = time.perf_counter()
         con.execute(f"COPY (SELECT {select} FROM ({sql}) AS __result) TO '{path}' (HEADER, FORCE_QUOTE *)")
+        phases["duckdb_query_and_csv_s"] = round(time.perf_counter() - mark, 3)
         raw = Path(path).read_bytes()
     finally:
         os.unlink(path)
@@ -149,11 +125,12 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
                 tree = catalog.resolve(parse(run.query), run.database)
             finally:
                 run.phases["resolve_and_fetch_s"] = round(time.perf_counter() - mark, 3)
+                run.phases.update(catalog.phases)
                 run.scanned = min(catalog.scanned, run.cutoff) if run.cutoff else catalog.scanned
             sql = to_duckdb(athena_column_names(tree))
             mark = time.perf_counter()
             try:
-                run.result = _select(con, sql)
+                run.result = _select(con, sql, run.phases)
             except duckdb.InterruptException as exc:
                 raise QueryFailed("", "Query cancelled by user", state="CANCELLED") from exc
             except duckdb.Error as exc:
@@ -162,8 +139,11 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
             if run.state == "CANCELLED":
                 return
             mark = time.perf_counter()
-            _put(s3, run.output, run.result.csv(), run.result_config, "text/csv")
-            _put(s3, run.output + ".metadata", run.result.metadata(), run.result_config, "application/octet-stream")
+            put_object(s3, run.account, run.output, run.result.csv(), run.result_config, "text/csv")
+            metadata = run.result.metadata()
+            put_object(
+                s3, run.account, run.output + ".metadata", metadata, run.result_config, "application/octet-stream"
+            )
             run.phases["results_put_s"] = round(time.perf_counter() - mark, 3)
         elif statement_type(run.query) == "DDL":
             first = text.split(None, 1)[0].upper()
@@ -183,7 +163,7 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
 
             run.result = Ddl(glue, run.database, schema_of, lister).run(text, tree)
             if run.result is not None and run.result.rows:
-                _put(s3, run.output, run.result.text(), run.result_config, "text/plain")
+                put_object(s3, run.account, run.output, run.result.text(), run.result_config, "text/plain")
         else:
             parse(run.query)  # a statement that is not even SQL fails as a syntax error
             raise QueryFailed("NOT_SUPPORTED", f"the local Athena does not run this statement: {text[:80]}")
