@@ -268,13 +268,14 @@ class Catalog:
         fields = [(c["Name"].lower(), arrow_type(c["Type"])) for c in sd.get("Columns", [])]
         fields += [(k["Name"].lower(), arrow_type(k.get("Type", "string"))) for k in keys]
         schema = pa.schema(fields)
-        with self._timed("glue_partitions_s"):
-            partitions = self._partitions(glue_table, conjuncts)
         root = sd.get("Location") or ""
-        listed: dict[str, list[tuple[str, int]]] = {}
-        if partitions and all(loc.startswith(root) for _, loc in partitions) and len(partitions) > 1:
-            with self._timed("s3_list_s"):
-                listed[root] = self._list(root)
+        with self._timed("glue_partitions_and_s3_list_s"), ThreadPoolExecutor(max_workers=1) as pool:
+            # Every partition is kept when nothing prunes: list the table's root meanwhile (one listing for all)
+            whole = pool.submit(self._list, root) if keys and root and not conjuncts else None
+            partitions = self._partitions(glue_table, conjuncts)
+            listed: dict[str, list[tuple[str, int]]] = {}
+            if partitions and all(loc.startswith(root) for _, loc in partitions) and len(partitions) > 1:
+                listed[root] = whole.result() if whole is not None else self._list(root)
         files: list[tuple[str, int, ds.Expression | None]] = []
         for values, location in partitions:
             loc = location if location.endswith("/") else location + "/"

@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -153,53 +154,63 @@ def put_extra(config: dict[str, Any]) -> dict[str, Any]:
     return extra
 
 
-def _put_in_process(
-    s3: Any, account: str | None, bucket: str, key: str, body: bytes, extra: dict[str, Any], content_type: str
-) -> bool:
-    """Put through moto's S3 in this process once S3 has authorised the caller's PutObject; False: not done."""
-    backend = _backend(account) if len(body) >= IN_PROCESS_PUT_BYTES else None
-    if backend is None:
-        return False
-    try:
-        from moto.s3.models import get_canned_acl
-    except ImportError:
-        return False
+def _authorised(s3: Any, bucket: str, key: str, extra: dict[str, Any], content_type: str) -> bool:
+    """Whether S3 authorises the caller's PutObject of the key, asked without writing it; raises what that
+    PutObject would have raised (AccessDenied, NoSuchBucket...). False: the probe was written after all."""
     try:
         s3.put_object(Bucket=bucket, Key=key, Body=b"", ContentType=content_type, IfMatch=_PROBE_ETAG, **extra)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "PreconditionFailed"):
-            raise  # denied, no such bucket...: what the PutObject itself would have answered
-    else:  # the probe was written: S3 (or moto) ignored If-Match, so let the real put overwrite it
-        return False
-    try:
-        target = backend.get_bucket(bucket)
-        lock_until = lock_mode = None
-        if target.object_lock_enabled and target.has_default_lock:
-            lock_until, lock_mode = target.default_retention(), target.default_lock_mode
-        new_key = backend.put_object(
-            bucket,
-            key,
-            body,
-            storage="STANDARD",
-            encryption=extra.get("ServerSideEncryption"),
-            kms_key_id=extra.get("SSEKMSKeyId"),
-            lock_mode=lock_mode,
-            lock_until=lock_until,
-        )
-        new_key.set_metadata({"Content-Type": content_type})
-        new_key.set_acl(get_canned_acl(extra["ACL"]) if "ACL" in extra else target.acl)
-    except Exception:  # moto's internals moved: put over HTTP
-        return False
-    return True
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "PreconditionFailed"):
+            return True
+        raise
+    return False  # S3 (or moto) ignored If-Match: the real put overwrites the empty object
 
 
-def put_object(s3: Any, account: str | None, url: str, body: bytes, config: dict[str, Any], content_type: str) -> None:
-    """Put a result object at ``url`` as the caller, with the work group's encryption, owner and ACL."""
-    bucket, key = split_s3_url(url)
-    key = key.rstrip("/")
+def _put_in_process(backend: Any, bucket: str, key: str, body: bytes, extra: dict[str, Any], content_type: str) -> None:
+    """What moto's PutObject does with these headers, done on moto's S3 of this process."""
+    from moto.s3.models import get_canned_acl
+
+    target = backend.get_bucket(bucket)
+    lock_until = lock_mode = None
+    if target.object_lock_enabled and target.has_default_lock:
+        lock_until, lock_mode = target.default_retention(), target.default_lock_mode
+    new_key = backend.put_object(
+        bucket,
+        key,
+        body,
+        storage="STANDARD",
+        encryption=extra.get("ServerSideEncryption"),
+        kms_key_id=extra.get("SSEKMSKeyId"),
+        lock_mode=lock_mode,
+        lock_until=lock_until,
+    )
+    new_key.set_metadata({"Content-Type": content_type})
+    new_key.set_acl(get_canned_acl(extra["ACL"]) if "ACL" in extra else target.acl)
+
+
+def put_objects(s3: Any, account: str | None, objects: list[tuple[str, bytes, str]], config: dict[str, Any]) -> None:
+    """Put result objects (URL, body, content type) as the caller, with the work group's encryption, owner and
+    ACL; none is written unless S3 authorises every one (probes in parallel) when they go in-process."""
     extra = put_extra(config)
+    puts = [(*split_s3_url(url), body, content_type) for url, body, content_type in objects]
+    puts = [(bucket, key.rstrip("/"), body, content_type) for bucket, key, body, content_type in puts]
+    bucket, key = puts[0][:2]
     try:
-        if not _put_in_process(s3, account, bucket, key, body, extra, content_type):
+        backend = _backend(account) if sum(len(p[2]) for p in puts) >= IN_PROCESS_PUT_BYTES else None
+        if backend is not None:
+            with ThreadPoolExecutor(max_workers=len(puts)) as pool:
+                probes = [pool.submit(_authorised, s3, b, k, extra, t) for b, k, _body, t in puts]
+            for put, probe in zip(puts, probes, strict=True):
+                bucket, key = put[0], put[1]  # named in the error, if the probe raises
+                if not probe.result():
+                    backend = None
+        for bucket, key, body, content_type in puts:
+            try:
+                if backend is not None:
+                    _put_in_process(backend, bucket, key, body, extra, content_type)
+                    continue
+            except Exception:  # moto's internals moved: put over HTTP
+                backend = None
             s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
     except s3.exceptions.NoSuchBucket as exc:
         raise QueryFailed("", f"Unable to verify/create output bucket {bucket}") from exc
