@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from emulator.engines.athena.catalog import Catalog
 from emulator.engines.athena.ddl import Ddl
 from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.results import ResultSet, duck_column, java_double
-from emulator.engines.athena.storage import put_objects
+from emulator.engines.athena.storage import ResultPut, put_objects
 from emulator.engines.athena.translate import athena_column_names, duckdb_failure, parse, strip_comments, to_duckdb
 from emulator.engines.glue_crawler.scan import client, s3_filesystem
 
@@ -96,13 +97,17 @@ def csv_bytes(table: pa.Table) -> bytes:
     return b"".join(memoryview(part) for part in parts)
 
 
-def _select(con: duckdb.DuckDBPyConnection, sql: str, phases: dict[str, float]) -> ResultSet:
+def _select(
+    con: duckdb.DuckDBPyConnection, sql: str, phases: dict[str, float], ran: Callable[[int], None]
+) -> ResultSet:
     """Run a SELECT; DuckDB gives Trino's text of each value, pyarrow writes the CSV, unless a column is nested."""
     relation = con.sql(sql)
     names, types = relation.columns, [str(t) for t in relation.types]
     specs = [duck_column(n, t) for n, t in zip(names, types, strict=True)]
     if any(spec is None for spec in specs) or len({n.lower() for n in names}) != len(names):
-        return ResultSet.from_arrow(relation.to_arrow_table())
+        table = relation.to_arrow_table()
+        ran(table.nbytes)
+        return ResultSet.from_arrow(table)
     if any(t in ("DOUBLE", "FLOAT") for t in types):
         with contextlib.suppress(duckdb.Error):  # registered by an earlier statement of this connection
             con.create_function("__java_double", java_double, ["DOUBLE"], "VARCHAR")
@@ -112,6 +117,7 @@ def _select(con: duckdb.DuckDBPyConnection, sql: str, phases: dict[str, float]) 
     mark = time.perf_counter()
     text = con.sql(f"SELECT {select} FROM ({sql}) AS __result").to_arrow_table()
     phases["duckdb_query_s"] = round(time.perf_counter() - mark, 3)
+    ran(text.nbytes)  # the result's size is known: its puts can be authorised while the CSV is written
     mark = time.perf_counter()
     raw = csv_bytes(text)
     phases["csv_s"] = round(time.perf_counter() - mark, 3)
@@ -145,9 +151,15 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
                 run.phases.update(catalog.phases)
                 run.scanned = min(catalog.scanned, run.cutoff) if run.cutoff else catalog.scanned
             sql = to_duckdb(athena_column_names(tree))
+            targets = [(run.output, "text/csv"), (run.output + ".metadata", "application/octet-stream")]
+            writer: list[ResultPut] = []
+
+            def result_put(size: int) -> ResultPut:
+                return ResultPut(s3, run.account, targets, run.result_config, size)
+
             mark = time.perf_counter()
             try:
-                run.result = _select(con, sql, run.phases)
+                run.result = _select(con, sql, run.phases, lambda size: writer.append(result_put(size)))
             except duckdb.InterruptException as exc:
                 raise QueryFailed("", "Query cancelled by user", state="CANCELLED") from exc
             except duckdb.Error as exc:
@@ -156,11 +168,8 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
             if run.state == "CANCELLED":
                 return
             mark = time.perf_counter()
-            csv, metadata = (
-                (run.output, run.result.csv(), "text/csv"),
-                (run.output + ".metadata", run.result.metadata()),
-            )
-            put_objects(s3, run.account, [csv, (*metadata, "application/octet-stream")], run.result_config)
+            put = writer[0] if writer else result_put(0)
+            put.put([run.result.csv(), run.result.metadata()])
             run.phases["results_put_s"] = round(time.perf_counter() - mark, 3)
         elif statement_type(run.query) == "DDL":
             first = text.split(None, 1)[0].upper()

@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -188,35 +188,52 @@ def _put_in_process(backend: Any, bucket: str, key: str, body: bytes, extra: dic
     new_key.set_acl(get_canned_acl(extra["ACL"]) if "ACL" in extra else target.acl)
 
 
-def put_objects(s3: Any, account: str | None, objects: list[tuple[str, bytes, str]], config: dict[str, Any]) -> None:
-    """Put result objects (URL, body, content type) as the caller, with the work group's encryption, owner and
-    ACL; none is written unless S3 authorises every one (probes in parallel) when they go in-process."""
-    extra = put_extra(config)
-    puts = [(*split_s3_url(url), body, content_type) for url, body, content_type in objects]
-    puts = [(bucket, key.rstrip("/"), body, content_type) for bucket, key, body, content_type in puts]
-    bucket, key = puts[0][:2]
-    try:
-        backend = _backend(account) if sum(len(p[2]) for p in puts) >= IN_PROCESS_PUT_BYTES else None
-        if backend is not None:
-            with ThreadPoolExecutor(max_workers=len(puts)) as pool:
-                probes = [pool.submit(_authorised, s3, b, k, extra, t) for b, k, _body, t in puts]
-            for put, probe in zip(puts, probes, strict=True):
-                bucket, key = put[0], put[1]  # named in the error, if the probe raises
+class ResultPut:
+    """Result objects (URL, content type) put as the caller, with the work group's encryption, owner and ACL.
+
+    In-process (``size`` of 1 MiB or more), S3 is asked whether it authorises each PutObject as soon as the
+    writer exists (the probes run while the CSV is being written), and nothing is written unless it authorises
+    every one."""
+
+    def __init__(self, s3: Any, account: str | None, targets: list[tuple[str, str]], config: dict[str, Any], size: int):
+        self.s3, self.extra = s3, put_extra(config)
+        self.targets = [(*split_s3_url(url), content_type) for url, content_type in targets]
+        self.targets = [(bucket, key.rstrip("/"), content_type) for bucket, key, content_type in self.targets]
+        self.backend = _backend(account) if size >= IN_PROCESS_PUT_BYTES else None
+        self.probes: list[Future[bool]] = []
+        if self.backend is not None:
+            pool = ThreadPoolExecutor(max_workers=len(self.targets), thread_name_prefix="athena-probe")
+            self.probes = [pool.submit(_authorised, s3, b, k, self.extra, t) for b, k, t in self.targets]
+            pool.shutdown(wait=False)
+
+    def put(self, bodies: list[bytes]) -> None:
+        s3, extra, backend = self.s3, self.extra, self.backend
+        bucket, key = self.targets[0][:2]
+        try:
+            for (bucket, key, _type), probe in zip(self.targets, self.probes, strict=False):  # noqa: B007
                 if not probe.result():
                     backend = None
-        for bucket, key, body, content_type in puts:
-            try:
-                if backend is not None:
-                    _put_in_process(backend, bucket, key, body, extra, content_type)
-                    continue
-            except Exception:  # moto's internals moved: put over HTTP
-                backend = None
-            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
-    except s3.exceptions.NoSuchBucket as exc:
-        raise QueryFailed("", f"Unable to verify/create output bucket {bucket}") from exc
-    except Exception as exc:
-        raise QueryFailed(
-            "",
-            f"Access denied when writing output to url: s3://{bucket}/{key} . Please ensure "
-            f"you are allowed to access the S3 bucket. ({exc})",
-        ) from exc
+            for (bucket, key, content_type), body in zip(self.targets, bodies, strict=True):
+                try:
+                    if backend is not None:
+                        _put_in_process(backend, bucket, key, body, extra, content_type)
+                        continue
+                except Exception:  # moto's internals moved: put over HTTP
+                    backend = None
+                s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+        except s3.exceptions.NoSuchBucket as exc:
+            raise QueryFailed("", f"Unable to verify/create output bucket {bucket}") from exc
+        except Exception as exc:
+            raise QueryFailed(
+                "",
+                f"Access denied when writing output to url: s3://{bucket}/{key} . Please ensure "
+                f"you are allowed to access the S3 bucket. ({exc})",
+            ) from exc
+
+
+def put_objects(s3: Any, account: str | None, objects: list[tuple[str, bytes, str]], config: dict[str, Any]) -> None:
+    """Put result objects (URL, body, content type) as the caller (see ``ResultPut``)."""
+    targets = [(url, content_type) for url, _body, content_type in objects]
+    ResultPut(s3, account, targets, config, sum(len(body) for _url, body, _type in objects)).put(
+        [body for _url, body, _type in objects]
+    )
