@@ -72,13 +72,17 @@ class Calls(logging.Handler):
 
 
 def change_rows(n: int, seed: int = 11) -> pa.Table:
-    """``n`` CDC change rows of ~n/7 employees, as the transform writes them."""
+    """``n`` CDC change rows of ~n/7 employees, as the transform writes them (its trusted schema)."""
     rng = np.random.default_rng(seed)
     people = max(1, n // 7)
     ids = rng.integers(1, people + 1, n)
     ops = np.where(rng.random(n) < 0.03, "delete", np.where(rng.random(n) < 0.2, "insert", "update"))
     commit = np.sort(rng.integers(1_735_689_600_000_000, 1_735_689_600_000_000 + DAYS * 86_400_000_000, n))
+    lsn = 0x2_7C000000 + np.arange(n, dtype=np.int64) * 64
+    record_id = np.arange(n) % 3 + 1
+    position = np.char.add(np.char.add(lsn.astype(str), "."), record_id.astype(str))
     departments = np.array(["engineering", "sales", "marketing", "finance", "operations", "support"])
+    salary = pa.array(np.round(np.abs(rng.normal(80_000, 15_000, n)), 2)).cast(pa.decimal128(10, 2))
     return pa.table(
         {
             "id": pa.array(ids, pa.int64()),
@@ -86,15 +90,20 @@ def change_rows(n: int, seed: int = 11) -> pa.Table:
             "last_name": pa.array(np.char.add("last", ids.astype(str))),
             "email": pa.array(np.char.add(ids.astype(str), "@example.org")),
             "department": pa.array(departments[ids % len(departments)]),
-            "salary": pa.array(np.round(rng.normal(80_000, 15_000, n), 2)),
+            "salary": salary,
             "hire_date": pa.array((ids % 3000).astype("datetime64[D]").astype("datetime64[D]"), pa.date32()),
             "created_at": pa.array(commit, pa.timestamp("us", tz="UTC")),
             "updated_at": pa.array(commit, pa.timestamp("us", tz="UTC")),
+            "_extra": pa.nulls(n, pa.string()),
             "_op": pa.array(ops),
             "_commit_ts": pa.array(commit, pa.timestamp("us", tz="UTC")),
-            "_transaction_id": pa.array((commit // 1000).astype(str)),
+            "_lsn": pa.array(lsn, pa.int64()),
+            "_stream_position": pa.array(position),
+            "_transaction_id": pa.array(commit // 1000, pa.int64()),
+            "_transaction_record_id": pa.array(record_id, pa.int64()),
+            "_change_id": pa.array(np.char.add(np.char.add(position, "|"), record_id.astype(str))),
             "_source_key": pa.array(np.char.add("raw/obj-", (np.arange(n) // 5000).astype(str))),
-            "_record_seq": pa.array(np.arange(n) % 5000, pa.int64()),
+            "_record_seq": pa.array(np.arange(n) % 5000 + 1, pa.int64()),
         }
     )
 

@@ -18,10 +18,13 @@ text, data is read from S3 AS THE CALLER (the credentials of the
 StartQueryExecution request: an assumed role's or IAM user's keys as moto
 knows them, else the emulator's base identity), with partition pruning
 (``catalog``): Parquet objects are fetched whole into a scratch folder laid out
-as Hive partitions and read by DuckDB's own Parquet reader; when moto enforces
-IAM, a HeadObject as the caller authorises each object and the bytes come from
-moto's S3 in this process (5-10x faster than over HTTP); JSON / CSV tables and
-tables over 1 GiB go through pyarrow datasets on ``pyarrow.fs.S3FileSystem``. GetQueryResults pages the
+as Hive partitions and read by DuckDB's own Parquet reader, columns read as
+their Glue types; when moto enforces IAM, a HeadObject as the caller
+authorises each object, and the bytes come from moto's S3 in this process
+(5-10x faster than over HTTP), kept across queries by ETag (``storage``);
+JSON / CSV tables and tables over 1 GiB go through pyarrow datasets on
+``pyarrow.fs.S3FileSystem``. A result of 1 MiB or more is put in-process too,
+once a conditional PutObject as the caller has been authorised. GetQueryResults pages the
 result (header row first for SELECT, MaxResults <= 1000, NextToken) with
 ColumnInfo in Athena's type names; GetQueryExecution has the Status
 (StateChangeReason, AthenaError) and Statistics (DataScannedInBytes,
@@ -34,8 +37,8 @@ threads. moto's canned-results queue (``/moto-api/static/athena/query-results``)
 still wins: a query started while results are queued is not run, as in moto.
 
 Known gaps: DataScannedInBytes counts whole files (Athena counts the Parquet
-columns read); the cutoff is checked before the scan, not during it; a query
-of a big table holds its objects on local disk while it runs;
+columns read); the cutoff is checked before the scan, not during it; Parquet
+objects read are kept on local disk (2 GiB at most, least recently used out);
 ``.csv.metadata`` is JSON (Athena's is binary); INSERT INTO / CTAS / EXPLAIN /
 UNLOAD / prepared statements are not run (NOT_SUPPORTED); Parquet column
 names must match the Glue names in case; timestamps are read at microsecond

@@ -14,11 +14,14 @@ listed nor read; the scan's bytes are the sizes of the files kept.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,8 @@ import pyarrow.fs as pafs
 from sqlglot import exp
 
 from emulator.engines.athena.errors import QueryFailed
+from emulator.engines.athena.glue_types import arrow_type, duck_type, glue_cast
+from emulator.engines.athena.storage import OBJECTS
 from emulator.engines.athena.translate import cte_names, parse
 from emulator.engines.glue_crawler.scan import iam_enforced, in_process_object, split_s3_url
 
@@ -40,97 +45,6 @@ CUTOFF_REASON = "Bytes scanned limit was exceeded"
 # larger ones are read with ranged GETs as DuckDB asks for column chunks.
 PREFETCH_BYTES = 1 << 30
 _PRESTO_VIEW = re.compile(r"/\*\s*Presto View:\s*(\S+)\s*\*/")
-_SIMPLE = {
-    "string": pa.string(),
-    "varchar": pa.string(),
-    "char": pa.string(),
-    "bigint": pa.int64(),
-    "int": pa.int32(),
-    "integer": pa.int32(),
-    "smallint": pa.int16(),
-    "tinyint": pa.int8(),
-    "double": pa.float64(),
-    "float": pa.float32(),
-    "real": pa.float32(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-    "binary": pa.binary(),
-    "varbinary": pa.binary(),
-}
-
-
-_DUCK = {
-    "string": "VARCHAR",
-    "varchar": "VARCHAR",
-    "char": "VARCHAR",
-    "bigint": "BIGINT",
-    "int": "INTEGER",
-    "integer": "INTEGER",
-    "smallint": "SMALLINT",
-    "tinyint": "TINYINT",
-    "double": "DOUBLE",
-    "float": "FLOAT",
-    "real": "FLOAT",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "binary": "BLOB",
-}
-
-
-def duck_type(glue_type: str) -> str:
-    """The DuckDB type of a Glue (Hive) column type."""
-    t = glue_type.strip().lower()
-    base = re.sub(r"\(.*\)$", "", t) if "<" not in t else t
-    if base in _DUCK:
-        return _DUCK[base]
-    if t.startswith("decimal"):
-        return t.upper().replace(" ", "") if "(" in t else "DECIMAL(10,0)"
-    if t.startswith("array<"):
-        return f"{duck_type(t[6:-1])}[]"
-    if t.startswith("map<"):
-        key, value = _split_top(t[4:-1])
-        return f"MAP({duck_type(key)}, {duck_type(value)})"
-    if t.startswith("struct<"):
-        fields = [f.split(":", 1) for f in _split_top(t[7:-1])]
-        return "STRUCT(" + ", ".join(f'"{n.strip()}" {duck_type(v)}' for n, v in fields) + ")"
-    return "VARCHAR"
-
-
-def _split_top(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        if ch in "<(":
-            depth += 1
-        elif ch in ">)":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    return [*parts, current] if current else parts
-
-
-def arrow_type(glue_type: str) -> pa.DataType:
-    """The Arrow type of a Glue (Hive) column type."""
-    t = glue_type.strip().lower()
-    base = re.sub(r"\(.*\)$", "", t) if "<" not in t else t
-    if base in _SIMPLE:
-        return _SIMPLE[base]
-    if t.startswith("decimal"):
-        p, _, s = t[t.find("(") + 1 : -1].partition(",") if "(" in t else ("10", "", "0")
-        return pa.decimal128(int(p), int(s or 0))
-    if t.startswith("array<"):
-        return pa.list_(arrow_type(t[6:-1]))
-    if t.startswith("map<"):
-        key, value = _split_top(t[4:-1])
-        return pa.map_(arrow_type(key), arrow_type(value))
-    if t.startswith("struct<"):
-        fields = [f.split(":", 1) for f in _split_top(t[7:-1])]
-        return pa.struct([(n.strip(), arrow_type(v)) for n, v in fields])
-    return pa.string()
 
 
 def view_text(table: dict[str, Any]) -> tuple[str, str | None]:
@@ -183,6 +97,15 @@ class Catalog:
         self.calls = 0
         self._tables: dict[tuple[str, str], dict[str, Any]] = {}
         self._registered = 0
+        self.phases: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        mark = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[phase] = round(self.phases.get(phase, 0.0) + time.perf_counter() - mark, 3)
 
     def get_table(self, database: str, name: str) -> dict[str, Any]:
         key = (database, name)
@@ -345,11 +268,14 @@ class Catalog:
         fields = [(c["Name"].lower(), arrow_type(c["Type"])) for c in sd.get("Columns", [])]
         fields += [(k["Name"].lower(), arrow_type(k.get("Type", "string"))) for k in keys]
         schema = pa.schema(fields)
-        partitions = self._partitions(glue_table, conjuncts)
         root = sd.get("Location") or ""
-        listed: dict[str, list[tuple[str, int]]] = {}
-        if partitions and all(loc.startswith(root) for _, loc in partitions) and len(partitions) > 1:
-            listed[root] = self._list(root)
+        with self._timed("glue_partitions_and_s3_list_s"), ThreadPoolExecutor(max_workers=1) as pool:
+            # Every partition is kept when nothing prunes: list the table's root meanwhile (one listing for all)
+            whole = pool.submit(self._list, root) if keys and root and not conjuncts else None
+            partitions = self._partitions(glue_table, conjuncts)
+            listed: dict[str, list[tuple[str, int]]] = {}
+            if partitions and all(loc.startswith(root) for _, loc in partitions) and len(partitions) > 1:
+                listed[root] = whole.result() if whole is not None else self._list(root)
         files: list[tuple[str, int, ds.Expression | None]] = []
         for values, location in partitions:
             loc = location if location.endswith("/") else location + "/"
@@ -396,10 +322,11 @@ class Catalog:
             folder = base.joinpath(*[f"{k}={quote(v, safe='')}" for (k, _t), v in zip(keys, values, strict=False)])
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{i}.parquet"
-            target.write_bytes(self._fetch(path))
+            bucket, key = path.split("/", 1)
+            OBJECTS.fetch(self.s3, self.account, bucket, key, target)
             return str(target)
 
-        with ThreadPoolExecutor(max_workers=4) as pool:
+        with self._timed("s3_fetch_s"), ThreadPoolExecutor(max_workers=4) as pool:
             paths = list(pool.map(fetch, enumerate(files)))
         self.calls += len(paths)
         wanted = columns + keys
@@ -414,7 +341,8 @@ class Catalog:
             else ", hive_partitioning = false"
         )
         source = f"read_parquet({listing}, union_by_name = true{hive})"
-        found = self.con.sql(f"SELECT * FROM {source}")
+        with self._timed("parquet_schema_s"):
+            found = self.con.sql(f"SELECT * FROM {source}")
         present = {c.lower(): str(t) for c, t in zip(found.columns, found.types, strict=True)}
         select = []
         for column, glue_type in wanted:
@@ -422,7 +350,7 @@ class Catalog:
             if column not in present:
                 select.append(f'CAST(NULL AS {target}) AS "{column}"')
             elif present[column] != target:
-                select.append(f'CAST("{column}" AS {target}) AS "{column}"')
+                select.append(f'{glue_cast(column, present[column], target)} AS "{column}"')
             else:
                 select.append(f'"{column}"')
         self.con.execute(f'CREATE TEMP VIEW "{name}" AS SELECT {", ".join(select)} FROM {source}')
