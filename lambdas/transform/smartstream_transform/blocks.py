@@ -228,7 +228,7 @@ def first_record(data: bytes, end: int) -> tuple[int, tuple[str, str]] | None:
     there: after the DMS control records at its start (at most ``PEEL_LINES``), which the per-record
     path takes. None when a line before it is anything else (a pretty record, not a record...)."""
     at = 0
-    for _ in range(PEEL_LINES):
+    for _peeled in range(PEEL_LINES):
         if data[at : at + 1] != b"{":  # also: no byte-order mark, which pyarrow would skip
             return None
         stop = data.find(b"\n", at, end)
@@ -241,7 +241,7 @@ def first_record(data: bytes, end: int) -> tuple[int, tuple[str, str]] | None:
         except (ValueError, AttributeError, RecursionError):
             return None
         if kind == "data":
-            return (at, names) if type(names[0]) is str and type(names[1]) is str else None
+            return (at, names) if isinstance(names[0], str) and isinstance(names[1], str) else None
         if kind != "control" or stop + 1 >= end:
             return None
         at = stop + 1
