@@ -198,8 +198,8 @@ def current_settings(alarm, desired):
 
 def describe(client, names):
     found = {}
+    paginator = client.get_paginator("describe_alarms")
     for start in range(0, len(names), 100):
-        paginator = client.get_paginator("describe_alarms")
         pages = paginator.paginate(AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm"])
         for page in pages.build_full_result().get("MetricAlarms", []):
             found[page["AlarmName"]] = page
