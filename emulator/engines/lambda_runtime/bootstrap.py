@@ -127,6 +127,7 @@ def main() -> None:
 
     def send(message: dict[str, Any]) -> None:
         message["max_memory_mb"] = _peak_rss_mb()
+        message["at"] = time.monotonic()  # CLOCK_MONOTONIC is system-wide: the runtime measures Duration from it
         control.write(json.dumps(message) + "\n")
         control.flush()
 

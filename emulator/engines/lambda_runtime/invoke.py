@@ -248,11 +248,13 @@ def run(spec: FunctionSpec, event: bytes, env: dict[str, str], task_root: Path, 
             while not control.empty():
                 message = control.get()
                 peak_mb = max(peak_mb, message.get("max_memory_mb", 0))
+                # When the child said it (not when this loop read it: both messages may arrive in one poll)
+                at = message.get("at") or time.monotonic()
                 if "init" in message:
-                    invoke_started = time.monotonic()
+                    invoke_started = at
                     deadline = invoke_started + spec.timeout_s
                 else:
-                    outcome, answered = message, time.monotonic()
+                    outcome, answered = message, at
             if peak_mb > spec.memory_mb:
                 status = "oom"
             elif time.monotonic() >= deadline:
@@ -270,7 +272,10 @@ def run(spec: FunctionSpec, event: bytes, env: dict[str, str], task_root: Path, 
         while not control.empty():
             message = control.get()
             peak_mb = max(peak_mb, message.get("max_memory_mb", 0))
-            outcome = message if "init" not in message else outcome
+            if "init" in message:
+                invoke_started = invoke_started or message.get("at")
+            else:
+                outcome, answered = message, message.get("at") or answered
     logs += sorted(printed, key=lambda item: item[0])
     duration_ms = ((answered or ended) - (invoke_started or started)) * 1000
     max_mb = peak_mb
