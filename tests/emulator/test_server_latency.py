@@ -1,0 +1,46 @@
+"""The emulator's HTTP front adds no fixed cost per request (emulator/patches/server.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from emulator import patches
+
+patches.apply_all()
+
+
+def test_moto_lists_its_service_packages_once(monkeypatch):
+    from moto import backends
+
+    first = backends.list_of_moto_modules()
+    assert "s3" in first and "ec2" in first and "__pycache__" not in first
+
+    def no_disk(*_args):
+        raise AssertionError("the package directory is read again")
+
+    monkeypatch.setattr(os, "listdir", no_disk)
+    assert backends.list_of_moto_modules() is first
+
+
+def test_the_drain_after_a_response_does_not_wait_on_a_quiet_socket():
+    from werkzeug import serving
+
+    server_end, client_end = socket.socketpair()
+    try:
+        selector = serving.selectors.DefaultSelector()
+        selector.register(server_end, serving.selectors.EVENT_READ)
+        started = time.monotonic()
+        quiet = [selector.select(timeout=0.01) for _ in range(50)]
+        waited = time.monotonic() - started
+        # werkzeug's own drain waits 10 ms per look: 50 looks >= 0.5 s
+        assert quiet == [[]] * 50 and waited < 0.25
+        # and what a client did send is still seen and drained
+        client_end.sendall(b"left over")
+        assert selector.select(timeout=0.01)
+        assert server_end.recv(100) == b"left over"
+        selector.close()
+    finally:
+        server_end.close()
+        client_end.close()
