@@ -217,7 +217,7 @@ TEARDOWN_GRAPH: dict[str, tuple[list[str], list[str]]] = {
     "database": (["ingestion"], []),
     "rds": (["database"], ["rds.deleting"]),
     "storage": (["streaming", "processing", "catalog", "analytics"], []),
-    "secrets": (["rds", "dms_instance"], []),
+    "secrets": (["ingestion", "database"], []),  # the DMS endpoints that read it went with ingestion
     "nat": (["processing"], ["nat.deleting"]),
     "network": (["rds", "dms_instance", "lambda_enis", "nat"], []),
 }

@@ -71,7 +71,10 @@ options:
     type: bool
     default: false
   wait:
-    description: Wait for C(available) after a change, or until the instance is gone after deletion.
+    description:
+      - Wait for C(available) after a change, or until the instance is gone after deletion.
+      - With I(state=absent), an instance already C(deleting) is only waited for (reported unchanged);
+        a run that started the deletion without waiting can wait for it later.
     type: bool
     default: true
   wait_timeout:
@@ -302,8 +305,10 @@ def ensure_absent(module, client, params):
     if instance is None:
         return False, {}, {}
     before = view(client, instance)
+    # Already deleting: an earlier run asked; this one only waits (and changes nothing).
+    deleting = instance["ReplicationInstanceStatus"] == "deleting"
     if not module.check_mode:
-        if instance["ReplicationInstanceStatus"] != "deleting":
+        if not deleting:
             try:
                 client.delete_replication_instance(
                     aws_retry=True, ReplicationInstanceArn=instance["ReplicationInstanceArn"]
@@ -320,6 +325,8 @@ def ensure_absent(module, client, params):
                 timeout=params["wait_timeout"],
                 delay=params["poll_interval"],
             )
+    if deleting:
+        return False, before, {} if params["wait"] and not module.check_mode else before
     return True, before, {}
 
 

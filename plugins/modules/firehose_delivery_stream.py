@@ -104,13 +104,20 @@ options:
         type: dict
         default: {}
   wait:
-    description: Wait for C(ACTIVE) after a change, or for the stream to be gone after deletion.
+    description:
+      - Wait for C(ACTIVE) after a change, or for the stream to be gone after deletion.
+      - With I(state=absent), a stream already C(DELETING) is only waited for (reported unchanged);
+        a run that started the deletion without waiting can wait for it later.
     type: bool
     default: true
   wait_timeout:
     description: Seconds to wait.
     type: int
     default: 900
+  poll_interval:
+    description: Seconds between two looks while waiting.
+    type: int
+    default: 5
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -441,8 +448,10 @@ def ensure_absent(module, client, params):
     if description is None:
         return False, {}, {}
     before = view(client, description)
+    # Already DELETING: an earlier run asked; this one only waits (and changes nothing).
+    deleting = description["DeliveryStreamStatus"] == "DELETING"
     if not module.check_mode:
-        if description["DeliveryStreamStatus"] != "DELETING":
+        if not deleting:
             client.delete_delivery_stream(aws_retry=True, DeliveryStreamName=name)
         if params["wait"]:
             wait_for(
@@ -450,8 +459,10 @@ def ensure_absent(module, client, params):
                 lambda d: d is None,
                 f"delivery stream {name} to be deleted",
                 timeout=params["wait_timeout"],
-                delay=5,
+                delay=params["poll_interval"],
             )
+    if deleting:
+        return False, before, {} if params["wait"] and not module.check_mode else before
     return True, before, {}
 
 
@@ -506,6 +517,7 @@ def main():
         ),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
+        poll_interval=dict(type="int", default=5),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
     )
