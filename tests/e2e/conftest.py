@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.harness import dataflow
-from tests.harness.emulator_inventory import emulator_session_kwargs, list_resources
+from tests.harness.emulator_inventory import RESET_TIMEOUT_S, emulator_session_kwargs, list_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
@@ -55,7 +55,7 @@ def run_playbook(name: str, *extra: str) -> str:
 def platform():
     kwargs = emulator_session_kwargs()
     try:
-        requests.post(f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=10)
+        requests.post(f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=RESET_TIMEOUT_S)
     except requests.RequestException as exc:
         pytest.fail(f"the local emulator is not running ({exc}): run 'make up' first")
     run_playbook("site.yml")

@@ -20,6 +20,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from emulator import patches
 from emulator.engines.host import EngineContext, EngineHost
+from tests.harness.emulator_inventory import RESET_TIMEOUT_S
 
 RUN_DIR = Path(os.environ.get("SMARTSTREAM_RUN_DIR", "/tmp/smartstream-local"))
 
@@ -44,7 +45,7 @@ def emulator_url() -> Iterator[str]:
 @pytest.fixture
 def emulator(emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The in-process emulator's URL, wiped; boto3 in this process reaches it with fake credentials."""
-    requests.post(f"{emulator_url}/moto-api/reset", timeout=10).raise_for_status()
+    requests.post(f"{emulator_url}/moto-api/reset", timeout=RESET_TIMEOUT_S).raise_for_status()
     for var in ("AWS_CA_BUNDLE", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_url)

@@ -19,6 +19,7 @@ import requests
 
 from emulator.engines import athena
 from emulator.engines.host import EngineContext, EngineHost
+from tests.harness.emulator_inventory import RESET_TIMEOUT_S
 
 REGION = "us-east-1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +112,7 @@ CHANGES = {
 @pytest.fixture(scope="module")
 def lake(emulator_url: str, tmp_path_factory: pytest.TempPathFactory):
     """The emulator wiped once for this module (its tests leave the lake as they found it) and the engine on."""
-    requests.post(f"{emulator_url}/moto-api/reset", timeout=10).raise_for_status()
+    requests.post(f"{emulator_url}/moto-api/reset", timeout=RESET_TIMEOUT_S).raise_for_status()
     env = {
         "AWS_ENDPOINT_URL": emulator_url,
         "AWS_ACCESS_KEY_ID": "testing",

@@ -7,6 +7,8 @@ import time
 
 import requests
 
+from tests.harness.emulator_inventory import RESET_TIMEOUT_S
+
 
 def test_a_loop_runs_reports_and_survives_an_error(engine_host):
     # Given a tick that fails once, then counts
@@ -36,5 +38,5 @@ def test_a_loop_runs_reports_and_survives_an_error(engine_host):
 def test_reset_listeners_run_when_the_emulator_is_wiped(engine_host, emulator):
     wiped = []
     engine_host.on_reset(lambda: wiped.append(True))
-    requests.post(f"{emulator}/moto-api/reset", timeout=10).raise_for_status()
+    requests.post(f"{emulator}/moto-api/reset", timeout=RESET_TIMEOUT_S).raise_for_status()
     assert wiped == [True]

@@ -19,6 +19,7 @@ import requests
 from psycopg import sql
 
 from emulator.engines import rds as rds_engine
+from tests.harness.emulator_inventory import RESET_TIMEOUT_S
 
 SERVER = rds_engine.PgServer.from_env()
 CA_BUNDLE = os.path.join(os.environ.get("SMARTSTREAM_RUN_DIR", "/tmp/smartstream-local"), "tls", "cert.pem")
@@ -235,7 +236,7 @@ def test_database_of_an_instance_wiped_by_a_reset_is_made_anew_empty(rds, prefix
     endpoint = _wait(rds, "db-h", "available", "failed")["Endpoint"]
     with _connect(endpoint, user, password, db) as conn:
         conn.execute("CREATE TABLE leftover (id int)")
-    requests.post(f"{emulator}/moto-api/reset", timeout=10).raise_for_status()
+    requests.post(f"{emulator}/moto-api/reset", timeout=RESET_TIMEOUT_S).raise_for_status()
     # When a new instance asks for the same database name and master user, with another password
     other = uuid.uuid4().hex
     _create(rds, "db-i", db, user, other)

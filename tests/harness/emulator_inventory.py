@@ -20,6 +20,10 @@ import sys
 import boto3
 from botocore.config import Config
 
+# POST /moto-api/reset rebuilds every backend (IAM reloads ~1,000 AWS managed
+# policies) and lets the engines forget theirs: ~1-4 s, more on a loaded machine.
+RESET_TIMEOUT_S = 60
+
 
 def emulator_session_kwargs() -> dict[str, str]:
     port = os.environ.get("SMARTSTREAM_MOTO_PORT", "5055")

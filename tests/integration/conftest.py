@@ -10,7 +10,7 @@ import boto3
 import pytest
 import requests
 
-from tests.harness.emulator_inventory import emulator_session_kwargs, list_resources
+from tests.harness.emulator_inventory import RESET_TIMEOUT_S, emulator_session_kwargs, list_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = Path(os.environ.get("SMARTSTREAM_RUN_DIR", "/tmp/smartstream-local"))
@@ -23,7 +23,7 @@ def emulator():
     """The running emulator, wiped. Fails (never skips) when it is not running."""
     kwargs = emulator_session_kwargs()
     try:
-        requests.post(f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=10)
+        requests.post(f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=RESET_TIMEOUT_S)
     except requests.RequestException as exc:
         pytest.fail(f"the local emulator is not running ({exc}): run 'make up' first")
     return kwargs
@@ -32,9 +32,13 @@ def emulator():
 @pytest.fixture
 def clean_emulator(emulator):
     kwargs = emulator
-    requests.post(f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=10).raise_for_status()
+    requests.post(
+        f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=RESET_TIMEOUT_S
+    ).raise_for_status()
     yield kwargs
-    requests.post(f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=10).raise_for_status()
+    requests.post(
+        f"{kwargs['endpoint_url']}/moto-api/reset", verify=kwargs["verify"], timeout=RESET_TIMEOUT_S
+    ).raise_for_status()
 
 
 def aws_client(service: str):
