@@ -15,6 +15,9 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.checks.common
 )
 
 ANYWHERE = "0.0.0.0/0"
+# Actions on no resource (a request carries no aws:ResourceAccount): an endpoint policy may allow them to this
+# account's principals alone (roles/network/vars/main.yml). GetRandomPassword reads nothing.
+RESOURCELESS_ACTIONS = {"secretsmanager:GetRandomPassword"}
 
 
 def _vpc(ctx):
@@ -225,7 +228,9 @@ def endpoint_policy_problems(service, document, account, buckets, aws_owned=()):
             if as_list(st.get("Action")) != ["s3:GetObject"]:
                 problems.append(f"{sid}: AWS-owned objects for more than s3:GetObject")
             continue
-        for key in ("aws:PrincipalAccount", "aws:ResourceAccount"):
+        actions = set(as_list(st.get("Action", [])))
+        resourceless = bool(actions) and actions <= RESOURCELESS_ACTIONS
+        for key in ("aws:PrincipalAccount",) if resourceless else ("aws:PrincipalAccount", "aws:ResourceAccount"):
             if not _scoped_to(st, key, account):
                 problems.append(f"{sid}: not limited to {key} {account}")
         if service == "s3":

@@ -7,7 +7,7 @@ import json
 from ansible_collections.smartstream.pipeline.plugins.module_utils.checks import network
 
 from .conftest import ACCOUNT, PREFIX, client
-from .test_network import EXPECTED, FLOW_LOG_GROUP, FLOW_LOG_ROLE, build, flow_log_trust, s3_policy
+from .test_network import EXPECTED, FLOW_LOG_GROUP, FLOW_LOG_ROLE, build, flow_log_trust, interface_policy, s3_policy
 
 DEFAULT_POLICY = json.dumps(
     {"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
@@ -148,3 +148,35 @@ def test_a_flow_log_role_writing_elsewhere_fails(check):
         "other_resources": {"want": [], "got": ["*"]},
     }
     assert PREFIX in FLOW_LOG_ROLE
+
+
+def test_only_resourceless_actions_may_go_without_the_resource_account(check):
+    built = build()
+    ec2 = client("ec2")
+    secrets = ec2.create_vpc_endpoint(
+        VpcId=built["vpc"],
+        ServiceName="com.amazonaws.us-east-1.secretsmanager",
+        VpcEndpointType="Interface",
+        SubnetIds=built["subnets"]["private"],
+        SecurityGroupIds=[built["groups"]["endpoints"]],
+    )["VpcEndpoint"]["VpcEndpointId"]
+    scoped = json.loads(interface_policy("secretsmanager"))["Statement"][0]
+    random = {
+        "Sid": "ResourcelessActionsOfThisAccount",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["secretsmanager:GetRandomPassword"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+    }
+    document = {"Version": "2012-10-17", "Statement": [scoped, random]}
+    ec2.modify_vpc_endpoint(VpcEndpointId=secrets, PolicyDocument=json.dumps(document))
+    assert check(network.endpoint_policies, EXPECTED)["ok"]
+
+    random["Action"].append("secretsmanager:GetSecretValue")
+    ec2.modify_vpc_endpoint(VpcEndpointId=secrets, PolicyDocument=json.dumps(document))
+    result = check(network.endpoint_policies, EXPECTED)
+    assert not result["ok"]
+    assert result["detail"] == [
+        f"secretsmanager/ResourcelessActionsOfThisAccount: not limited to aws:ResourceAccount {ACCOUNT}"
+    ]
