@@ -12,7 +12,7 @@ description:
     CloudWatch Logs log group through an IAM role.
   - A flow log is identified by its resource and its log group. Its settings (role, traffic type,
     aggregation interval) cannot be changed in place by the API; when they differ the flow log is
-    deleted and created again (it holds no data: the records are in the log group). Tags are updated in place.
+    deleted and created again (it holds no data, the records are in the log group). Tags are updated in place.
   - No module of amazon.aws or community.aws 10 manages flow logs. Flow logs are created synchronously,
     so there is nothing to wait for.
 author:
