@@ -1,18 +1,23 @@
 # Copyright: SmartStream platform team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Network: the VPC, its subnets, routes, endpoints and security groups (found by their Name tags)."""
+"""Network: the VPC, its subnets, routes, endpoints (and their policies), security groups and flow logs."""
 
 from __future__ import annotations
 
 from ansible_collections.smartstream.pipeline.plugins.module_utils.checks.common import (
+    as_list,
     check,
     compare,
     first,
+    statements,
     tag_dict,
     tag_problems,
 )
 
 ANYWHERE = "0.0.0.0/0"
+# Actions on no resource (a request carries no aws:ResourceAccount): an endpoint policy may allow them to this
+# account's principals alone (roles/network/vars/main.yml). GetRandomPassword reads nothing.
+RESOURCELESS_ACTIONS = {"secretsmanager:GetRandomPassword"}
 
 
 def _vpc(ctx):
@@ -184,4 +189,158 @@ def security_groups(ctx):
     return compare(want, got)
 
 
-CHECKS = (vpc_and_subnets, routes, endpoints, security_groups)
+def _condition(statement, key):
+    """The values a statement's Condition requires for ``key`` (any operator, key case-insensitive): {operator: [values]}."""
+    found = {}
+    for operator, pairs in (statement.get("Condition") or {}).items():
+        for k, v in (pairs or {}).items():
+            if k.lower() == key.lower():
+                found[operator] = sorted(str(x) for x in as_list(v))
+    return found
+
+
+def _scoped_to(statement, key, account):
+    """The statement requires ``key`` to equal the account (StringEquals, exactly that one value)."""
+    return _condition(statement, key).get("StringEquals") == [account]
+
+
+def _bucket_arns(buckets):
+    return {f"arn:aws:s3:::{b}{tail}" for b in buckets for tail in ("", "/*")}
+
+
+def endpoint_policy_problems(service, document, account, buckets, aws_owned=()):
+    """What lets more through a VPC endpoint than this account's principals on this account's resources.
+
+    ``buckets``: for the S3 endpoint, the only buckets it may name; ``aws_owned``: AWS-owned object ARNs
+    it may allow s3:GetObject on without the account conditions. Empty list: the policy is scoped.
+    """
+    problems = []
+    allows = [st for st in statements(document) if st.get("Effect") == "Allow"]
+    if not allows:
+        return [f"{service}: no Allow statement (nothing gets through)"]
+    for st in allows:
+        sid = f"{service}/{st.get('Sid', '?')}"
+        resources = as_list(st.get("Resource", []))
+        if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
+            problems.append(f"{sid}: NotAction/NotResource/NotPrincipal")
+            continue
+        if service == "s3" and resources and set(resources) <= set(aws_owned):
+            if as_list(st.get("Action")) != ["s3:GetObject"]:
+                problems.append(f"{sid}: AWS-owned objects for more than s3:GetObject")
+            continue
+        actions = set(as_list(st.get("Action", [])))
+        resourceless = bool(actions) and actions <= RESOURCELESS_ACTIONS
+        for key in ("aws:PrincipalAccount",) if resourceless else ("aws:PrincipalAccount", "aws:ResourceAccount"):
+            if not _scoped_to(st, key, account):
+                problems.append(f"{sid}: not limited to {key} {account}")
+        if service == "s3":
+            outside = sorted(set(resources) - _bucket_arns(buckets))
+            if outside:
+                problems.append(f"{sid}: resources outside the platform's buckets: {outside}")
+            if any(a in ("*", "s3:*") for a in as_list(st.get("Action", []))):
+                problems.append(f"{sid}: every S3 action")
+    return problems
+
+
+@check("VPC endpoint policies let only this account's principals reach this account's resources; S3 only our buckets")
+def endpoint_policies(ctx):
+    vpc_id = _vpc(ctx)["VpcId"]
+    region, account = ctx.name("region"), ctx.name("account_id")
+    buckets = ctx.want("s3_endpoint_buckets", [ctx.name("data_lake_bucket"), ctx.name("athena_results_bucket")])
+    aws_owned = ctx.want("s3_endpoint_aws_owned_resources", [])
+    found = _in_vpc(ctx, "describe_vpc_endpoints", "VpcEndpoints", vpc_id)
+    problems = []
+    for endpoint in found:
+        if endpoint.get("State", "").lower() in ("deleted", "deleting"):
+            continue
+        service = endpoint["ServiceName"].replace(f"com.amazonaws.{region}.", "")
+        problems += endpoint_policy_problems(
+            service, endpoint.get("PolicyDocument") or "{}", account, buckets, aws_owned
+        )
+    if not found:
+        problems.append("no VPC endpoint")
+    return not problems, problems or "as expected"
+
+
+def _flow_log_group(ctx):
+    return ctx.want("flow_logs_log_group", f"/aws/vpc/{ctx.name('prefix')}-flow-logs")
+
+
+def _flow_log(ctx):
+    vpc_id = _vpc(ctx)["VpcId"]
+    group = _flow_log_group(ctx)
+    found = ctx.client("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"]
+    return first([f for f in found if f.get("LogGroupName") == group], f"flow log of {vpc_id} to {group}")
+
+
+@check("VPC flow logs record all traffic, active, into the flow-log group with its retention (and key when set)")
+def flow_logs(ctx):
+    flow_log = _flow_log(ctx)
+    group_name = flow_log["LogGroupName"]
+    groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+    group = first([g for g in groups if g["logGroupName"] == group_name], f"log group {group_name}")
+    key = ctx.want("flow_logs_kms_key_arn", "")
+    got = {
+        "status": flow_log.get("FlowLogStatus"),
+        "traffic_type": flow_log.get("TrafficType"),
+        "destination": flow_log.get("LogDestinationType", "cloud-watch-logs"),
+        "delivery": flow_log.get("DeliverLogsStatus", "SUCCESS"),
+        "retention_days": group.get("retentionInDays"),
+        "kms_key": group.get("kmsKeyId", "") if key else "",
+    }
+    want = {
+        "status": "ACTIVE",
+        "traffic_type": "ALL",
+        "destination": "cloud-watch-logs",
+        "delivery": "SUCCESS",
+        "retention_days": int(ctx.want("flow_logs_retention_days", None) or ctx.want("log_retention_days")),
+        "kms_key": key,
+    }
+    return compare(want, got)
+
+
+@check(
+    "the flow-log role trusts only this account's VPC flow logs (SourceAccount, SourceArn) and writes only its group"
+)
+def flow_log_role(ctx):
+    flow_log = _flow_log(ctx)
+    iam, account = ctx.client("iam"), ctx.name("account_id")
+    role_name = flow_log["DeliverLogsPermissionArn"].rsplit("/", 1)[-1]
+    role = iam.get_role(RoleName=role_name)["Role"]
+    trust = [st for st in statements(role["AssumeRolePolicyDocument"]) if st.get("Effect") == "Allow"]
+    source_arn = f"arn:aws:ec2:{ctx.name('region')}:{account}:vpc-flow-log/*"
+    group_arn = f"arn:aws:logs:{ctx.name('region')}:{account}:log-group:{flow_log['LogGroupName']}"
+    allowed_actions = {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}
+    grants = [
+        st
+        for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        for st in statements(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
+        if st.get("Effect") == "Allow"
+    ]
+    got = {
+        "principals": sorted({p for st in trust for p in as_list((st.get("Principal") or {}).get("Service", []))}),
+        "source_account": sorted({str(_scoped_to(st, "aws:SourceAccount", account)) for st in trust}),
+        "source_arn": sorted({str(_condition(st, "aws:SourceArn").get("ArnLike") == [source_arn]) for st in trust}),
+        "extra_actions": sorted({a for st in grants for a in as_list(st.get("Action", []))} - allowed_actions),
+        "other_resources": sorted(
+            {
+                r
+                for st in grants
+                for r in as_list(st.get("Resource", []))
+                if r not in (group_arn, f"{group_arn}:*", f"{group_arn}:log-stream:*")
+            }
+        ),
+        "attached_policies": len(iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]),
+    }
+    want = {
+        "principals": ["vpc-flow-logs.amazonaws.com"],
+        "source_account": ["True"],
+        "source_arn": ["True"],
+        "extra_actions": [],
+        "other_resources": [],
+        "attached_policies": 0,
+    }
+    return compare(want, got)
+
+
+CHECKS = (vpc_and_subnets, routes, endpoints, endpoint_policies, security_groups, flow_logs, flow_log_role)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ansible_collections.smartstream.pipeline.plugins.module_utils.checks import network
 
-from .conftest import PREFIX, REGION, TAGS, client
+from .conftest import ACCOUNT, NAMES, PREFIX, REGION, TAGS, client
 
 EXPECTED = {
     "tags": TAGS,
@@ -15,8 +16,69 @@ EXPECTED = {
         "private_subnet_cidrs": ["10.20.10.0/24", "10.20.11.0/24"],
         "interface_endpoints": ["sts"],
         "nat_gateways": "none",
+        "flow_logs_retention_days": 7,
     },
 }
+FLOW_LOG_GROUP = f"/aws/vpc/{PREFIX}-flow-logs"
+FLOW_LOG_ROLE = f"{PREFIX}-vpc-flow-logs"
+ACCOUNT_SCOPED = {"StringEquals": {"aws:PrincipalAccount": ACCOUNT, "aws:ResourceAccount": ACCOUNT}}
+
+
+def interface_policy(service: str) -> str:
+    """As roles/network/templates/interface_endpoint_policy.json.j2 renders it."""
+    statement = {"Effect": "Allow", "Principal": "*", "Action": f"{service}:*", "Resource": "*"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Condition": ACCOUNT_SCOPED}]})
+
+
+def s3_policy(*extra: dict[str, Any]) -> str:
+    """As roles/network/templates/s3_endpoint_policy.json.j2 renders it (plus ``extra`` statements)."""
+    buckets = [NAMES["data_lake_bucket"], NAMES["athena_results_bucket"]]
+    statement = {
+        "Sid": "PlatformBucketsByThisAccount",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{b}{tail}" for b in buckets for tail in ("", "/*")],
+        "Condition": ACCOUNT_SCOPED,
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement, *extra]})
+
+
+def flow_log_trust(conditions: dict[str, Any] | None = None) -> str:
+    source_arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-flow-log/*"
+    condition = (
+        conditions
+        if conditions is not None
+        else {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"aws:SourceArn": source_arn}}
+    )
+    statement = {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Condition": condition}]})
+
+
+def build_flow_logs(vpc: str) -> str:
+    """The flow-log group (7 days), its role and the flow log of the VPC, as the role builds them."""
+    logs, iam = client("logs"), client("iam")
+    logs.create_log_group(logGroupName=FLOW_LOG_GROUP)
+    logs.put_retention_policy(logGroupName=FLOW_LOG_GROUP, retentionInDays=7)
+    role = iam.create_role(RoleName=FLOW_LOG_ROLE, AssumeRolePolicyDocument=flow_log_trust())["Role"]["Arn"]
+    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{FLOW_LOG_GROUP}"
+    grant = {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        "Resource": [group_arn, f"{group_arn}:log-stream:*"],
+    }
+    iam.put_role_policy(
+        RoleName=FLOW_LOG_ROLE,
+        PolicyName="flow-logs-delivery",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [grant]}),
+    )
+    return client("ec2").create_flow_logs(
+        ResourceIds=[vpc],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogGroupName=FLOW_LOG_GROUP,
+        DeliverLogsPermissionArn=role,
+    )["FlowLogIds"][0]
 
 
 def tags(name: str, **more: str) -> list[dict[str, str]]:
@@ -74,17 +136,33 @@ def build() -> dict[str, Any]:
     )["SecurityGroups"][0]
     ec2.revoke_security_group_egress(GroupId=default["GroupId"], IpPermissions=default["IpPermissionsEgress"])
     ec2.revoke_security_group_ingress(GroupId=default["GroupId"], IpPermissions=default["IpPermissions"])
-    ec2.create_vpc_endpoint(
-        VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway", RouteTableIds=private
-    )
-    ec2.create_vpc_endpoint(
+    s3 = ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName=f"com.amazonaws.{REGION}.s3",
+        VpcEndpointType="Gateway",
+        RouteTableIds=private,
+        PolicyDocument=s3_policy(),
+    )["VpcEndpoint"]["VpcEndpointId"]
+    sts = ec2.create_vpc_endpoint(
         VpcId=vpc,
         ServiceName=f"com.amazonaws.{REGION}.sts",
         VpcEndpointType="Interface",
         SubnetIds=subnets["private"],
         SecurityGroupIds=[groups["endpoints"]],
-    )
-    return {"vpc": vpc, "subnets": subnets, "groups": groups, "public": public, "private": private, "igw": igw}
+        PolicyDocument=interface_policy("sts"),
+    )["VpcEndpoint"]["VpcEndpointId"]
+    flow_log = build_flow_logs(vpc)
+    return {
+        "vpc": vpc,
+        "subnets": subnets,
+        "groups": groups,
+        "public": public,
+        "private": private,
+        "igw": igw,
+        "s3_endpoint": s3,
+        "sts_endpoint": sts,
+        "flow_log": flow_log,
+    }
 
 
 def test_the_network_as_the_role_builds_it_passes(check):
