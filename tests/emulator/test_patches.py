@@ -57,6 +57,7 @@ def test_every_patch_is_registered_and_applied_once():
         "iam_account_root_credentials",
         "iam_unnamed_resource_matches",
         "iam_access_denied_in_service_protocol",
+        "iam_kms_permissions_implied_by_encrypted_resources",
         "kinesis_shard_constant_time_records",
         "kinesis_shard_iterator_by_arn",
         "kinesis_records_to_open_shards",
