@@ -209,7 +209,11 @@ def implied_kms_use(response: Any, resource: str) -> tuple[str, str, str | None]
         from moto.sqs.models import sqs_backends
 
         queue = _body(response).get("QueueUrl", "").rstrip("/").rsplit("/", 1)[-1]
-        return "kms:GenerateDataKey", "sqs", getattr(sqs_backends[account][region].get_queue(queue), "kms_master_key_id", None)
+        return (
+            "kms:GenerateDataKey",
+            "sqs",
+            getattr(sqs_backends[account][region].get_queue(queue), "kms_master_key_id", None),
+        )
     return None
 
 
