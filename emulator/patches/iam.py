@@ -4,8 +4,9 @@ The emulator enforces IAM (``emulator.server`` switches moto's access control
 on, ``SMARTSTREAM_IAM_ENFORCED``, default on): every request signed with
 assumed-role credentials — what the engines and the functions use — is
 evaluated against the role's policies, so a missing permission shows up as
-data that does not arrive, as on AWS. Two gaps of moto's evaluation are
-patched here.
+data that does not arrive, as on AWS. The gaps of moto's evaluation are
+patched here: the root user, requests whose resource moto cannot name, the
+error protocol, and the KMS permissions that data under a customer key implies.
 """
 
 from __future__ import annotations
