@@ -11,7 +11,7 @@ import importlib
 
 from emulator.patches.registry import PATCHES
 
-SERVICES = ("server", "iam", "rds", "s3", "ec2", "athena", "glue", "dms", "awslambda", "kinesis", "firehose")
+SERVICES = ("server", "iam", "rds", "s3", "ec2", "athena", "glue", "dms", "awslambda", "kinesis", "firehose", "kms")
 _APPLIED: list[str] = []
 
 

@@ -27,9 +27,9 @@ options:
     description: Layers to check, run in the order the platform is built.
     type: list
     elements: str
-    choices: [network, secrets, storage, database, streaming, ingestion, processing, catalog, analytics,
+    choices: [keys, network, secrets, storage, database, streaming, ingestion, processing, catalog, analytics,
               monitoring, iam, freshness]
-    default: [network, secrets, storage, database, streaming, ingestion, processing, catalog, analytics,
+    default: [keys, network, secrets, storage, database, streaming, ingestion, processing, catalog, analytics,
               monitoring, iam]
   aspects:
     description: Which checks of those layers to run.

@@ -116,3 +116,80 @@ def test_the_access_key_of_a_sigv4_header():
     )
     assert iam_patches.access_key_of(header) == "ASIAEXAMPLE"
     assert iam_patches.access_key_of("") is None
+
+
+def _kms_statement(actions: list[str], key_arn: str, via: list[str]) -> dict:
+    return {
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": [f"{s}.us-east-1.amazonaws.com" for s in via]}},
+    }
+
+
+def test_data_under_a_customer_key_needs_the_key_through_its_service(enforced, tmp_path):
+    # Given a bucket whose default encryption is SSE-KMS with a customer key, and an object in it
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="lake")
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}
+    s3.put_bucket_encryption(Bucket="lake", ServerSideEncryptionConfiguration={"Rules": [rule]})
+    s3.put_object(Bucket="lake", Key="raw/a", Body=b"x")
+    s3_access = {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "arn:aws:s3:::lake/*"}
+    ctx = EngineContext(endpoint_url=enforced, ca_bundle=None, run_dir=tmp_path)
+
+    # When a role may use S3 but not the key, Then writing and reading are denied, as on AWS
+    bare = ctx.client_as(_role("bare", [s3_access]), "s3", principal="firehose.amazonaws.com")
+    for call in (
+        lambda: bare.put_object(Bucket="lake", Key="raw/b", Body=b"x"),
+        lambda: bare.get_object(Bucket="lake", Key="raw/a"),
+    ):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert err.value.response["Error"]["Code"] == "AccessDenied"
+        assert "kms:" in err.value.response["Error"]["Message"]
+
+    # When the key is allowed only through another service, Then still denied
+    elsewhere = _role("elsewhere", [s3_access, _kms_statement(["kms:GenerateDataKey"], key_arn, ["kinesis"])])
+    with pytest.raises(ClientError):
+        ctx.client_as(elsewhere, "s3", principal="firehose.amazonaws.com").put_object(
+            Bucket="lake", Key="raw/c", Body=b"x"
+        )
+
+    # When it may use the key through S3: GenerateDataKey writes, Decrypt reads
+    writer = _role("writer", [s3_access, _kms_statement(["kms:GenerateDataKey"], key_arn, ["s3"])])
+    writes = ctx.client_as(writer, "s3", principal="firehose.amazonaws.com")
+    writes.put_object(Bucket="lake", Key="raw/d", Body=b"x")
+    with pytest.raises(ClientError):
+        writes.get_object(Bucket="lake", Key="raw/d")
+    reader = _role("reader", [s3_access, _kms_statement(["kms:Decrypt"], key_arn, ["s3"])])
+    assert (
+        ctx.client_as(reader, "s3", principal="firehose.amazonaws.com")
+        .get_object(Bucket="lake", Key="raw/d")["Body"]
+        .read()
+        == b"x"
+    )
+
+
+def test_a_stream_under_a_customer_key_needs_the_key_through_kinesis(enforced, tmp_path):
+    # Given a stream encrypted with a customer key, and one under the AWS managed key
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    kinesis = boto3.client("kinesis")
+    for name, key in (("cdc", key_arn), ("managed", "alias/aws/kinesis")):
+        kinesis.create_stream(StreamName=name, ShardCount=1)
+        kinesis.start_stream_encryption(StreamName=name, EncryptionType="KMS", KeyId=key)
+    put = {"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"], "Resource": "*"}
+    ctx = EngineContext(endpoint_url=enforced, ca_bundle=None, run_dir=tmp_path)
+    bare = ctx.client_as(_role("bare", [put]), "kinesis", principal="firehose.amazonaws.com")
+
+    # When a role without the key writes, Then the customer-key stream refuses it, the managed-key one does not
+    with pytest.raises(ClientError) as err:
+        bare.put_record(StreamName="cdc", Data=b"x", PartitionKey="k")
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    bare.put_record(StreamName="managed", Data=b"x", PartitionKey="k")
+
+    # When it may use the key through Kinesis, Then the write goes through
+    allowed = _role("allowed", [put, _kms_statement(["kms:GenerateDataKey"], key_arn, ["kinesis", "s3"])])
+    ctx.client_as(allowed, "kinesis", principal="firehose.amazonaws.com").put_record(
+        StreamName="cdc", Data=b"x", PartitionKey="k"
+    )

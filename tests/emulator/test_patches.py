@@ -57,6 +57,8 @@ def test_every_patch_is_registered_and_applied_once():
         "iam_account_root_credentials",
         "iam_unnamed_resource_matches",
         "iam_access_denied_in_service_protocol",
+        "iam_kms_permissions_implied_by_encrypted_resources",
+        "kms_key_state_calls_by_arn",
         "kinesis_shard_constant_time_records",
         "kinesis_shard_iterator_by_arn",
         "kinesis_records_to_open_shards",
@@ -464,3 +466,17 @@ def test_a_crawl_ends_after_the_default_duration(aws):
     time.sleep(glue_patches.CRAWL_SECONDS + 0.5)
     crawler = glue.get_crawler(Name="c")["Crawler"]
     assert (crawler["State"], crawler["LastCrawl"]["Status"]) == ("READY", "SUCCEEDED")
+
+
+def test_key_state_calls_take_the_key_arn(aws):
+    # Given a customer key, When its state changes are asked by ARN (as amazon.aws.kms_key asks them)
+    kms = boto3.client("kms", region_name="us-east-1")
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
+    kms.enable_key(KeyId=arn)
+    kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    # Then each one applies, as with the key id
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    kms.cancel_key_deletion(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"

@@ -133,7 +133,19 @@ def platform_resources(region: str) -> dict[str, list[str]]:
         ],
         "iam:role": [r["RoleName"] for r in iam.list_roles()["Roles"]],
         "iam:policy": [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]],
+        # A key cannot be deleted at once: one pending deletion is gone as far as teardown can make it.
+        "kms:key": [arn for arn, state in _customer_keys(region) if state != "PendingDeletion"],
     }
+
+
+def _customer_keys(region: str) -> list[tuple[str, str]]:
+    kms = client("kms", region)
+    found = []
+    for key in kms.list_keys()["Keys"]:
+        metadata = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+        if metadata.get("KeyManager") == "CUSTOMER":
+            found.append((metadata["Arn"], metadata["KeyState"]))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,7 +138,7 @@ def dead_letter_queue(ctx):
     attrs = _dlq_arn(ctx)[1]
     got = {"kms": attrs.get("KmsMasterKeyId"), "retention": int(attrs.get("MessageRetentionPeriod", 0))}
     return compare(
-        {"kms": ctx.want("dlq_kms_key_id", "alias/aws/sqs"), "retention": ctx.want("dlq_retention_seconds", 1209600)},
+        {"kms": ctx.want("kms_key_id", "") or "alias/aws/sqs", "retention": ctx.want("dlq_retention_seconds", 1209600)},
         got,
     )
 

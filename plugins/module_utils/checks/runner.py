@@ -11,6 +11,7 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.checks import
     freshness,
     iam,
     ingestion,
+    keys,
     monitoring,
     network,
     processing,
@@ -29,6 +30,7 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.checks.common
 
 # In the order the platform is built (site.yml); freshness last.
 LAYERS = {
+    "keys": keys,
     "network": network,
     "secrets": secrets,
     "storage": storage,
