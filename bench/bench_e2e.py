@@ -124,33 +124,53 @@ def freshness(platform, conn, watcher: TrustedWatcher, markers: int = 12) -> lis
     return [watcher.arrived[n] - t for n, t in committed.items() if n in watcher.arrived]
 
 
-def sustained(platform, conn, watcher: TrustedWatcher) -> dict:
-    markers: dict[str, float] = {}
-    applied = 0
-    started = time.time()
+class Writer:
+    """The application writing to the source: transactions of 100 inserts and 100 updates at ``rate`` changes/s,
+    a marker row every 5 s (the lag probe)."""
+
     batch = 200
-    with conn.cursor() as cur:
+
+    def __init__(self, conn):
+        self.conn, self.applied = conn, 0
+
+    def transaction(self, cur) -> int:
+        batch = self.batch
+        cur.executemany(
+            "INSERT INTO public.employees (first_name, last_name, email, department, salary, hire_date)"
+            " VALUES ('Load', 'Test', %s, 'Bench', 50000.00, '2026-01-01')",
+            [(f"load-{time.time_ns()}-{i}@example.com",) for i in range(batch // 2)],
+        )
+        cur.execute(
+            "UPDATE public.employees SET salary = salary + 1 WHERE id IN"
+            " (SELECT id FROM public.employees ORDER BY random() LIMIT %s)",
+            (batch // 2,),
+        )
+        return batch // 2 + cur.rowcount
+
+    def run(self, seconds: float, rate: int, watcher: TrustedWatcher) -> dict[str, float]:
+        """Write for ``seconds``; returns the markers (name -> commit time)."""
+        markers: dict[str, float] = {}
+        started = time.time()
         next_marker = started
-        while time.time() - started < SECONDS:
-            tick = time.time()
-            with conn.transaction():
-                cur.executemany(
-                    "INSERT INTO public.employees (first_name, last_name, email, department, salary, hire_date)"
-                    " VALUES ('Load', 'Test', %s, 'Bench', 50000.00, '2026-01-01')",
-                    [(f"load-{time.time_ns()}-{i}@example.com",) for i in range(batch // 2)],
-                )
-                cur.execute(
-                    "UPDATE public.employees SET salary = salary + 1 WHERE id IN"
-                    " (SELECT id FROM public.employees ORDER BY random() LIMIT %s)",
-                    (batch // 2,),
-                )
-                applied += batch // 2 + cur.rowcount
-            if tick >= next_marker:
-                name = f"marker-load-{time.time_ns()}@example.com"
-                markers[name] = insert_marker(cur, name)
-                next_marker = tick + 5
-            watcher.poll()
-            time.sleep(max(0.0, batch / RATE - (time.time() - tick)))
+        with self.conn.cursor() as cur:
+            while time.time() - started < seconds:
+                tick = time.time()
+                with self.conn.transaction():
+                    self.applied += self.transaction(cur)
+                if tick >= next_marker:
+                    name = f"marker-load-{time.time_ns()}@example.com"
+                    markers[name] = insert_marker(cur, name)
+                    next_marker = tick + 5
+                watcher.poll()
+                time.sleep(max(0.0, self.batch / rate - (time.time() - tick)))
+        return markers
+
+
+def sustained(platform, conn, watcher: TrustedWatcher) -> dict:
+    started = time.time()
+    writer = Writer(conn)
+    markers = writer.run(SECONDS, RATE, watcher)
+    applied = writer.applied
     write_seconds = time.time() - started
     deadline = time.time() + 600
     while not all(n in watcher.arrived for n in markers) and time.time() < deadline:

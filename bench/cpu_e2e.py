@@ -1,0 +1,89 @@
+"""CPU seconds per 100,000 changes of each process of the local default: `python bench/cpu_e2e.py`.
+
+Wall-clock rates depend on what else loads the machine; CPU time per change
+does not (much). This drives the benchmark's writer (bench_e2e.Writer) at
+BENCH_RATE for BENCH_SECONDS (default 60), waits until the last marker is in
+trusted/, and prints the CPU time (user + system, children reaped included:
+the Lambda runs of the emulator) each process used meanwhile, per 100k
+changes: the emulator, the writer itself, and PostgreSQL by backend kind
+(the writer's session, DMS's session, WAL writer, checkpointer, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_e2e  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime + cutime + cstime of a process, in seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+
+
+def pg_roles(conn) -> dict[int, str]:
+    """pid -> what the PostgreSQL process does (backend type, or the session's application)."""
+    rows = conn.execute("SELECT pid, backend_type, coalesce(application_name, '') FROM pg_stat_activity").fetchall()
+    return {pid: (app or kind) if kind == "client backend" else kind for pid, kind, app in rows}
+
+
+def snapshot() -> dict[int, float]:
+    return {pid: cpu_seconds(pid) for pid in bench_e2e.local_default_pids()}
+
+
+def main() -> None:
+    platform = bench_e2e.dataflow.Platform.load()
+    moto = int((bench_e2e.RUN_DIR / "moto.pid").read_text().split()[0])
+    with platform.connect() as conn:
+        watcher = bench_e2e.TrustedWatcher(platform)
+        writer = bench_e2e.Writer(conn)
+        me0 = time.process_time()
+        before = snapshot()
+        roles = pg_roles(conn)
+        started = time.time()
+        markers = writer.run(SECONDS, bench_e2e.RATE, watcher)
+        written = time.time() - started
+        deadline = time.time() + 600
+        while not all(n in watcher.arrived for n in markers) and time.time() < deadline:
+            watcher.poll()
+            time.sleep(1)
+        drained = time.time() - started
+        after = snapshot()
+        me = time.process_time() - me0
+        roles.update(pg_roles(conn))
+    per = 100_000 / max(writer.applied, 1)
+    groups: dict[str, float] = {}
+    for pid, end in after.items():
+        used = end - before.get(pid, 0.0)
+        name = "emulator (+ Lambda runs)" if pid == moto else f"postgres: {roles.get(pid, 'other')}"
+        groups[name] = groups.get(name, 0.0) + used
+    groups["writer + watcher (this process)"] = me
+    result = {
+        "changes": writer.applied,
+        "write_s": round(written, 1),
+        "offered_rate": round(writer.applied / written),
+        "all_in_trusted_after_s": round(drained, 1),
+        "cpu_s_per_100k": {k: round(v * per, 1) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+        "total_cpu_s_per_100k": round(sum(groups.values()) * per, 1),
+        "load": os.getloadavg()[0],
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
