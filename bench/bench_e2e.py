@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import statistics
 import sys
 import threading
@@ -125,33 +126,38 @@ def freshness(platform, conn, watcher: TrustedWatcher, markers: int = 12) -> lis
 
 
 class Writer:
-    """The application writing to the source: transactions of 100 inserts and 100 updates at ``rate`` changes/s,
-    a marker row every 5 s (the lag probe)."""
+    """The application writing to the source, at ``rate`` changes/s: transactions of 100 inserts (one
+    multi-row INSERT of 100 rows) and 100 updates (one UPDATE of 100 rows picked at random by primary key
+    among the ids written so far), each row its own change in the WAL and in the stream; a marker row every
+    5 s (the lag probe). One round trip per statement, not per row, as an application batching its writes
+    does; the rows to update are found by their key (an index lookup), not by sorting the table."""
 
     batch = 200
 
     def __init__(self, conn):
         self.conn, self.applied = conn, 0
+        self.low, self.high = conn.execute(
+            "SELECT coalesce(min(id), 1), coalesce(max(id), 1) FROM public.employees"
+        ).fetchone()
+        self.random = random.Random(1)
 
     def transaction(self, cur) -> int:
-        batch = self.batch
-        cur.executemany(
-            "INSERT INTO public.employees (first_name, last_name, email, department, salary, hire_date)"
-            " VALUES ('Load', 'Test', %s, 'Bench', 50000.00, '2026-01-01')",
-            [(f"load-{time.time_ns()}-{i}@example.com",) for i in range(batch // 2)],
-        )
+        inserts = self.batch // 2
         cur.execute(
-            "UPDATE public.employees SET salary = salary + 1 WHERE id IN"
-            " (SELECT id FROM public.employees ORDER BY random() LIMIT %s)",
-            (batch // 2,),
+            "INSERT INTO public.employees (first_name, last_name, email, department, salary, hire_date)"
+            " SELECT 'Load', 'Test', e, 'Bench', 50000.00, '2026-01-01' FROM unnest(%s::text[]) AS e",
+            ([f"load-{time.time_ns()}-{i}@example.com" for i in range(inserts)],),
         )
-        return batch // 2 + cur.rowcount
+        self.high += inserts
+        ids = self.random.sample(range(self.low, self.high + 1), min(self.batch - inserts, self.high - self.low + 1))
+        cur.execute("UPDATE public.employees SET salary = salary + 1 WHERE id = ANY(%s)", (ids,))
+        return inserts + cur.rowcount
 
     def run(self, seconds: float, rate: int, watcher: TrustedWatcher) -> dict[str, float]:
-        """Write for ``seconds``; returns the markers (name -> commit time)."""
+        """Write for ``seconds``; returns the markers (name -> commit time). trusted/ is looked at once a second."""
         markers: dict[str, float] = {}
         started = time.time()
-        next_marker = started
+        next_marker = next_poll = started
         with self.conn.cursor() as cur:
             while time.time() - started < seconds:
                 tick = time.time()
@@ -160,8 +166,11 @@ class Writer:
                 if tick >= next_marker:
                     name = f"marker-load-{time.time_ns()}@example.com"
                     markers[name] = insert_marker(cur, name)
+                    self.high += 1
                     next_marker = tick + 5
-                watcher.poll()
+                if tick >= next_poll:
+                    watcher.poll()
+                    next_poll = tick + 1
                 time.sleep(max(0.0, self.batch / rate - (time.time() - tick)))
         return markers
 
