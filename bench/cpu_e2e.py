@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,13 +29,36 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime + cutime + cstime of a process, in seconds (0 when it is gone)."""
+def cpu_seconds(pid: int, tid: int | None = None, fields_at: tuple[int, ...] = (11, 12, 13, 14)) -> float:
+    """utime + stime (+ cutime + cstime: reaped children) of a process or one of its threads, in seconds."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+    return sum(int(fields[i]) for i in fields_at) / TICK
+
+
+def threads(pid: int) -> dict[int, float]:
+    """CPU seconds of each live thread of ``pid``."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return {}
+    return {tid: cpu_seconds(pid, tid, (11, 12)) for tid in tids}
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """Python thread names by native id (py-spy dump; PYSPY names the binary), empty without py-spy."""
+    binary = os.environ.get("PYSPY", "/tmp/pyspy/bin/py-spy")
+    if not Path(binary).exists():
+        return {}
+    out = subprocess.run([binary, "dump", "-p", str(pid)], capture_output=True, text=True, check=False).stdout
+    names = {}
+    for match in re.finditer(r'^Thread (\d+) \([a-z]+\): "([^"]*)"', out, re.M):
+        name = match.group(2)
+        names[int(match.group(1))] = "HTTP request threads" if "process_request_thread" in name else name
+    return names
 
 
 def pg_roles(conn) -> dict[int, str]:
@@ -54,6 +79,8 @@ def main() -> None:
         writer = bench_e2e.Writer(conn)
         me0 = time.process_time()
         before = snapshot()
+        threads_before = threads(moto)
+        own_before = cpu_seconds(moto, fields_at=(11, 12))
         roles = pg_roles(conn)
         started = time.time()
         markers = writer.run(SECONDS, bench_e2e.RATE, watcher)
@@ -64,6 +91,9 @@ def main() -> None:
             time.sleep(1)
         drained = time.time() - started
         after = snapshot()
+        threads_after = threads(moto)
+        own = cpu_seconds(moto, fields_at=(11, 12)) - own_before
+        names = thread_names(moto)
         me = time.process_time() - me0
         roles.update(pg_roles(conn))
     per = 100_000 / max(writer.applied, 1)
@@ -73,6 +103,12 @@ def main() -> None:
         name = "emulator (+ Lambda runs)" if pid == moto else f"postgres: {roles.get(pid, 'other')}"
         groups[name] = groups.get(name, 0.0) + used
     groups["writer + watcher (this process)"] = me
+    inside: dict[str, float] = {}
+    for tid, end in threads_after.items():
+        name = names.get(tid, "other threads") if tid != moto else "MainThread (accept, TLS handshakes)"
+        inside[name] = inside.get(name, 0.0) + end - threads_before.get(tid, 0.0)
+    inside["threads ended meanwhile"] = own - sum(inside.values())
+    inside["Lambda runs (children)"] = groups["emulator (+ Lambda runs)"] - own
     result = {
         "changes": writer.applied,
         "write_s": round(written, 1),
@@ -80,6 +116,7 @@ def main() -> None:
         "all_in_trusted_after_s": round(drained, 1),
         "cpu_s_per_100k": {k: round(v * per, 1) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
         "total_cpu_s_per_100k": round(sum(groups.values()) * per, 1),
+        "emulator_cpu_s_per_100k": {k: round(v * per, 1) for k, v in sorted(inside.items(), key=lambda kv: -kv[1])},
         "load": os.getloadavg()[0],
     }
     print(json.dumps(result, indent=1))
