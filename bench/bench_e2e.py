@@ -171,7 +171,8 @@ class Writer:
                 if tick >= next_poll:
                     watcher.poll()
                     next_poll = tick + 1
-                time.sleep(max(0.0, self.batch / rate - (time.time() - tick)))
+                # paced on the whole run, not per transaction: a late transaction is caught up by the next ones
+                time.sleep(max(0.0, started + self.applied / rate - time.time()))
         return markers
 
 
