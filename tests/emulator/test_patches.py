@@ -36,6 +36,7 @@ def test_every_patch_is_registered_and_applied_once():
         "moto_service_list_read_once",
         "werkzeug_no_drain_wait_after_response",
         "werkzeug_keep_alive_connections",
+        "moto_request_id_only_where_the_body_has_one",
         "rds_engine_default_parameters",
         "rds_parameter_group_not_found",
         "s3_bucket_policy_transport_conditions",

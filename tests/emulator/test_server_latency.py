@@ -72,3 +72,19 @@ def test_a_connection_is_kept_alive_and_an_unread_body_is_not_taken_for_the_next
         assert third.will_close
     finally:
         conn.close()
+
+
+def test_the_request_id_goes_into_xml_bodies_and_other_bodies_are_not_scanned(monkeypatch):
+    import re
+
+    from moto.core.responses import BaseResponse
+
+    headers, body = BaseResponse._enrich_response({}, "<R><RequestId>old</RequestId></R>")
+    assert body == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>"
+    scans = []
+    real_sub = re.sub
+    monkeypatch.setattr(re, "sub", lambda *args, **kwargs: scans.append(args) or real_sub(*args, **kwargs))
+    page = '{"Records": [' + ", ".join(['{"Data": "eA=="}'] * 1000) + "]}"
+    headers, body = BaseResponse._enrich_response({"status": 200}, page)
+    assert body == page and headers["status"] == "200" and len(headers["x-amzn-requestid"]) == 52
+    assert scans == []
