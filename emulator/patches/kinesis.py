@@ -60,6 +60,40 @@ def kinesis_shard_constant_time_records() -> None:
 
 
 # --------------------------------------------------------------------------
+# Kinesis records older than the stream's retention period are trimmed
+# --------------------------------------------------------------------------
+# AWS: a record stays readable for the stream's retention period
+# (RetentionPeriodHours, 24 by default, up to 8760) and is then trimmed: the
+# shard's TRIM_HORIZON moves past it and GetRecords never returns it again.
+# moto keeps every record of a shard for as long as it runs, so a stream fed
+# at 2,000 records/s grows the emulator's heap without limit. Each put now
+# drops the shard's records older than the retention period (the oldest first,
+# constant time per record). Gap: a closed shard (after a split or merge) gets
+# no puts, so its records stay until the emulator stops.
+# (https://docs.aws.amazon.com/streams/latest/dev/kinesis-extended-retention.html)
+@_patch
+def kinesis_records_trimmed_after_retention() -> None:
+    """A put drops the shard's records older than the stream's RetentionPeriodHours."""
+    import time
+
+    from moto.kinesis.models import Stream
+
+    original = Stream.put_record
+
+    def put_record(self: Any, partition_key: str, explicit_hash_key: str, data: str) -> tuple[str, str]:
+        sequence_number, shard_id = original(self, partition_key, explicit_hash_key, data)
+        shard = self.shards.get(shard_id)
+        if shard is not None:
+            horizon = time.time() - self.retention_period_hours * 3600
+            records = shard.records
+            while len(records) > 1 and next(iter(records.values())).created_at < horizon:
+                records.popitem(last=False)  # the newest record (just put) always stays
+        return sequence_number, shard_id
+
+    Stream.put_record = put_record
+
+
+# --------------------------------------------------------------------------
 # Kinesis shard iterators of a stream named by its ARN
 # --------------------------------------------------------------------------
 # AWS: GetShardIterator takes StreamName or StreamARN; the iterator it returns
