@@ -4,7 +4,10 @@ Measures, in one run, against the running local default:
 - freshness: source commit -> the change in a trusted/ Parquet file, for
   markers inserted one at a time on a quiet pipeline (p50, p95);
 - sustained throughput: a writer drives inserts and updates at a target rate
-  (BENCH_RATE changes/s, default 2000) for BENCH_SECONDS (default 300); a
+  (BENCH_RATE changes/s, default 2000) for BENCH_SECONDS (default 300), in
+  transactions of 200 row changes (one multi-row INSERT of 100 rows, one
+  UPDATE of 100 rows chosen by primary key: see Writer), paced on the whole
+  run; a
   marker every 5 s gives the lag over time ("no growing lag": the last
   minute's lag against the first's); at the end, how long until every change
   is in trusted/;
