@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.utils import parse_timestamp
 
 _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60)
 _THREAD = threading.local()
@@ -37,6 +38,17 @@ _REFRESH_MARGIN_S = 300
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def epoch_as_utc(value: Any) -> datetime:
+    """botocore's timestamp parser, but an epoch number (what JSON services send) becomes a UTC datetime.
+
+    botocore makes every epoch value a datetime in a new ``tzlocal()``, the most expensive step of reading
+    a GetRecords page (10,000 ApproximateArrivalTimestamps); the instant is the same, only its zone differs.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return parse_timestamp(value)
 
 
 @dataclass
@@ -75,6 +87,8 @@ class EngineContext:
         session = getattr(_THREAD, "session", None)
         if session is None:
             session = _THREAD.session = boto3.session.Session()
+            parsers = session._session.get_component("response_parser_factory")
+            parsers.set_parser_defaults(timestamp_parser=epoch_as_utc)
         return session.client(
             service,
             region_name=region or self.regions[0],

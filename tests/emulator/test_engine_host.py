@@ -40,3 +40,23 @@ def test_reset_listeners_run_when_the_emulator_is_wiped(engine_host, emulator):
     engine_host.on_reset(lambda: wiped.append(True))
     requests.post(f"{emulator}/moto-api/reset", timeout=RESET_TIMEOUT_S).raise_for_status()
     assert wiped == [True]
+
+
+def test_engine_clients_read_epoch_timestamps_as_utc_instants(engine_host):
+    from datetime import UTC, datetime, timedelta
+
+    kinesis = engine_host.ctx.client("kinesis")
+    kinesis.create_stream(StreamName="clock", ShardCount=1)
+    before = datetime.now(UTC)
+    kinesis.put_record(StreamName="clock", Data=b"x", PartitionKey="k")
+    shard = kinesis.list_shards(StreamName="clock")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="clock", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    record = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"][0]
+    arrival = record["ApproximateArrivalTimestamp"]
+    assert arrival.utcoffset() == timedelta(0) and arrival.tzinfo is UTC
+    assert before - timedelta(seconds=5) <= arrival <= datetime.now(UTC) + timedelta(seconds=5)
+    # a timestamp sent as text still parses as botocore does
+    from emulator.engines.host import epoch_as_utc
+
+    assert epoch_as_utc("2024-07-29T00:58:17Z") == datetime(2024, 7, 29, 0, 58, 17, tzinfo=UTC)
+    assert epoch_as_utc(0) == datetime(1970, 1, 1, tzinfo=UTC)

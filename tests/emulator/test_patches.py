@@ -35,6 +35,8 @@ def test_every_patch_is_registered_and_applied_once():
         # the HTTP front: per-request latency (tests/emulator/test_server_latency.py)
         "moto_service_list_read_once",
         "werkzeug_no_drain_wait_after_response",
+        "werkzeug_keep_alive_connections",
+        "moto_request_id_only_where_the_body_has_one",
         "rds_engine_default_parameters",
         "rds_parameter_group_not_found",
         "s3_bucket_policy_transport_conditions",
@@ -62,6 +64,8 @@ def test_every_patch_is_registered_and_applied_once():
         "kinesis_shard_constant_time_records",
         "kinesis_shard_iterator_by_arn",
         "kinesis_records_to_open_shards",
+        "kinesis_records_trimmed_after_retention",
+        "kinesis_records_held_as_bytes",
         "firehose_kinesis_source_delivery_start",
         "firehose_direct_put_refused_on_kinesis_source",
         "glue_crawler_metrics",

@@ -44,3 +44,47 @@ def test_the_drain_after_a_response_does_not_wait_on_a_quiet_socket():
     finally:
         server_end.close()
         client_end.close()
+
+
+def test_a_connection_is_kept_alive_and_an_unread_body_is_not_taken_for_the_next_request(emulator_url):
+    import http.client
+    from urllib.parse import urlparse
+
+    url = urlparse(emulator_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        # a body the app never reads, shaped like a request that would wipe the emulator
+        sneaky = b"POST /moto-api/reset HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        conn.request("GET", "/moto-api/data.json", body=sneaky)
+        first = conn.getresponse()
+        assert first.status == 200 and first.getheader("Connection", "").lower() != "close"
+        first.read()
+        assert not first.will_close
+        sock = conn.sock
+        conn.request("GET", "/moto-api/data.json")
+        second = conn.getresponse()
+        assert second.status == 200 and second.read().startswith(b"{")
+        assert conn.sock is sock  # the same connection answered both
+        # a client asking to close still gets its connection closed
+        conn.request("GET", "/moto-api/data.json", headers={"Connection": "close"})
+        third = conn.getresponse()
+        third.read()
+        assert third.will_close
+    finally:
+        conn.close()
+
+
+def test_the_request_id_goes_into_xml_bodies_and_other_bodies_are_not_scanned(monkeypatch):
+    import re
+
+    from moto.core.responses import BaseResponse
+
+    headers, body = BaseResponse._enrich_response({}, "<R><RequestId>old</RequestId></R>")
+    assert body == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>"
+    scans = []
+    real_sub = re.sub
+    monkeypatch.setattr(re, "sub", lambda *args, **kwargs: scans.append(args) or real_sub(*args, **kwargs))
+    page = '{"Records": [' + ", ".join(['{"Data": "eA=="}'] * 1000) + "]}"
+    headers, body = BaseResponse._enrich_response({"status": 200}, page)
+    assert body == page and headers["status"] == "200" and len(headers["x-amzn-requestid"]) == 52
+    assert scans == []
