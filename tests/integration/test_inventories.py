@@ -59,8 +59,7 @@ def assert_prod_settings_pass_prowler_checks() -> None:
     instance = subscriptions["db-instance"]
     assert instance["Enabled"] and instance["SnsTopicArn"] == topic
     assert instance["SourceIdsList"] == ["smartstream-prod-db"]
-    critical = {"maintenance", "configuration change", "failure", "failover", "notification"}
-    assert critical <= set(instance["EventCategoriesList"])
+    assert instance["EventCategoriesList"] == []  # every category (failure, failover, maintenance, notification...)
     # rds_instance_event_subscription_parameter_groups
     assert subscriptions["db-parameter-group"]["EventCategoriesList"] == ["configuration change"]
     assert subscriptions["db-parameter-group"]["SnsTopicArn"] == topic
