@@ -262,3 +262,48 @@ def rds_instance_times_slow() -> None:
         delete_db_instance,
     )
     rds_models.RDSBackend.describe_db_instances = describe_db_instances
+
+
+# --------------------------------------------------------------------------
+# RDS event subscriptions: modify, add / remove source identifiers
+# --------------------------------------------------------------------------
+# AWS: ModifyEventSubscription changes a subscription's SnsTopicArn,
+# SourceType, EventCategories and Enabled in place (the source identifiers
+# change only through AddSourceIdentifierToSubscription /
+# RemoveSourceIdentifierFromSubscription); each returns the subscription;
+# an unknown name raises SubscriptionNotFound. moto has create, describe and
+# delete only (a modify answered "not yet implemented").
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyEventSubscription.html)
+@_patch
+def rds_modify_event_subscription() -> None:
+    """ModifyEventSubscription, AddSourceIdentifierToSubscription, RemoveSourceIdentifierFromSubscription."""
+    from moto.core.responses import ActionResult
+
+    def subscription(backend: Any, name: str) -> Any:
+        return next(iter(backend.describe_event_subscriptions(name)))  # SubscriptionNotFound when unknown
+
+    def modify(self: Any) -> Any:
+        found = subscription(self.backend, self.params.get("SubscriptionName"))
+        for key, attribute in (
+            ("SnsTopicArn", "sns_topic_arn"),
+            ("SourceType", "source_type"),
+            ("EventCategories", "event_categories"),
+            ("Enabled", "enabled"),
+        ):
+            if self.params.get(key) is not None:
+                setattr(found, attribute, self.params[key])
+        return ActionResult({"EventSubscription": found})
+
+    def change_source(add: bool) -> Any:
+        def handler(self: Any) -> Any:
+            found = subscription(self.backend, self.params.get("SubscriptionName"))
+            source = self.params.get("SourceIdentifier")
+            ids = [i for i in found.source_ids if i != source]
+            found.source_ids = [*ids, source] if add else ids
+            return ActionResult({"EventSubscription": found})
+
+        return handler
+
+    rds_responses.RDSResponse.modify_event_subscription = modify
+    rds_responses.RDSResponse.add_source_identifier_to_subscription = change_source(True)
+    rds_responses.RDSResponse.remove_source_identifier_from_subscription = change_source(False)

@@ -71,6 +71,7 @@ def test_every_patch_is_registered_and_applied_once():
         "glue_crawler_metrics",
         # slow mode (SMARTSTREAM_EMULATOR_SLOW): tests/emulator/test_slow_mode.py
         "rds_instance_times_slow",
+        "rds_modify_event_subscription",
         "dms_replication_instance_deleting_slow",
         "ec2_nat_gateway_times_slow",
         "firehose_delivery_stream_times_slow",

@@ -106,6 +106,9 @@ def platform_resources(region: str) -> dict[str, list[str]]:
             if not g["DBParameterGroupName"].startswith("default.")
         ],
         "rds:snapshot": [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots()["DBSnapshots"]],
+        "rds:event-subscription": [
+            s["CustSubscriptionId"] for s in rds.describe_event_subscriptions()["EventSubscriptionsList"]
+        ],
         "kinesis:stream": client("kinesis", region).list_streams()["StreamNames"],
         "firehose:delivery-stream": client("firehose", region).list_delivery_streams()["DeliveryStreamNames"],
         "dms:replication-task": [

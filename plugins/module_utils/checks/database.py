@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from ansible_collections.smartstream.pipeline.plugins.module_utils.checks.common import (
     HEALTH,
+    as_list,
     check,
     compare,
     first,
+    statements,
 )
 
 
@@ -55,6 +57,25 @@ def instance(ctx):
     return compare(want, got)
 
 
+@check("enhanced monitoring at the interval of the environment, through a role only RDS of this account assumes")
+def enhanced_monitoring(ctx):
+    d = _instance(ctx)
+    interval = ctx.want("monitoring_interval", 0)
+    role_arn = d.get("MonitoringRoleArn") or ""
+    got = {"interval": d.get("MonitoringInterval", 0), "role": role_arn.rsplit("/", 1)[-1] or None}
+    want = {"interval": interval, "role": ctx.want("monitoring_role_name") if interval else None}
+    if interval and role_arn:
+        trust = statements(ctx.client("iam").get_role(RoleName=got["role"])["Role"]["AssumeRolePolicyDocument"])
+        got["trust"] = sorted(
+            (service, (st.get("Condition") or {}).get("StringEquals", {}).get("aws:SourceAccount"))
+            for st in trust
+            if st.get("Effect") == "Allow"
+            for service in as_list((st.get("Principal") or {}).get("Service", []))
+        )
+        want["trust"] = [("monitoring.rds.amazonaws.com", ctx.name("account_id"))]
+    return compare(want, got)
+
+
 @check("subnet group holds the private subnets only")
 def subnet_group(ctx):
     name = ctx.name("db_instance")
@@ -91,4 +112,4 @@ def available(ctx):
     return status == "available", detail
 
 
-CHECKS = (instance, subnet_group, parameters, available)
+CHECKS = (instance, enhanced_monitoring, subnet_group, parameters, available)

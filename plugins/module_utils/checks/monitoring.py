@@ -55,7 +55,7 @@ def alarms(ctx):
     return compare({"missing": [], "unwired": [], "uncovered_metrics": []}, got)
 
 
-@check("alert topic: TLS only; CloudWatch and EventBridge may publish")
+@check("alert topic: TLS only; CloudWatch, EventBridge and RDS event subscriptions may publish")
 def topic(ctx):
     attrs = ctx.client("sns").get_topic_attributes(TopicArn=_topic_arn(ctx))["Attributes"]
     policy = statements(attrs["Policy"])
@@ -66,8 +66,33 @@ def topic(ctx):
         ),
         "cloudwatch": "cloudwatch.amazonaws.com" in principals,
         "eventbridge": "events.amazonaws.com" in principals,
+        "rds_events": "events.rds.amazonaws.com" in principals,
     }
-    return compare({"tls_only": True, "cloudwatch": True, "eventbridge": True}, got)
+    return compare({"tls_only": True, "cloudwatch": True, "eventbridge": True, "rds_events": True}, got)
+
+
+@check("RDS events of the database instance and its parameter group go to the topic")
+def rds_events(ctx):
+    rds, prefix, db = ctx.client("rds"), ctx.name("prefix"), ctx.name("db_instance")
+    want, got = {}, {}
+    for kind, source, categories in (
+        ("db-instance", db, ctx.want("rds_instance_event_categories")),
+        ("db-parameter-group", f"{db}-postgres15", ctx.want("rds_parameter_group_event_categories")),
+    ):
+        name = f"{prefix}-{kind}-events"
+        want[name] = {"topic": _topic_arn(ctx), "source": [kind, [source]], "categories": sorted(categories)}
+        want[name]["enabled"] = True
+        found = [
+            s for s in rds.describe_event_subscriptions()["EventSubscriptionsList"] if s["CustSubscriptionId"] == name
+        ]
+        s = found[0] if found else {}
+        got[name] = {
+            "topic": s.get("SnsTopicArn"),
+            "source": [s.get("SourceType"), sorted(s.get("SourceIdsList", []))],
+            "categories": sorted(s.get("EventCategoriesList", [])),
+            "enabled": s.get("Enabled"),
+        }
+    return compare(want, got)
 
 
 @check("DMS task failures go to the topic at once")
@@ -98,4 +123,4 @@ def alarms_health(ctx):
     return not firing, f"{len(found)} alarm(s), " + (f"in ALARM: {', '.join(firing)}" if firing else "none in ALARM")
 
 
-CHECKS = (alarms, topic, failure_rule, dashboard, alarms_health)
+CHECKS = (alarms, topic, rds_events, failure_rule, dashboard, alarms_health)

@@ -1,6 +1,7 @@
 # Copyright: SmartStream platform team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Storage: the data-lake and Athena-results buckets (encryption, versioning, public access, TLS, lifecycle, zones)."""
+"""Storage: the data-lake, Athena-results and access-logs buckets (encryption, versioning, public access, TLS,
+lifecycle, zones, server access logging)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 
 from ansible_collections.smartstream.pipeline.plugins.module_utils.checks.common import (
     HEALTH,
+    as_list,
     check,
     compare,
     is_not_found,
@@ -32,9 +34,9 @@ def _optional(call, default):
         raise
 
 
-def _bucket_problems(ctx, bucket):
+def _bucket_problems(ctx, bucket, kms=None):
     s3 = ctx.client("s3")
-    kms = ctx.want("kms_key_id", "")
+    kms = ctx.want("kms_key_id", "") if kms is None else kms
     rules = _optional(lambda: s3.get_bucket_encryption(Bucket=bucket), {})
     rules = rules.get("ServerSideEncryptionConfiguration", {}).get("Rules", [{}])
     default = rules[0].get("ApplyServerSideEncryptionByDefault", {})
@@ -152,4 +154,74 @@ def zones(ctx):
     return not missing, {"missing": missing} if missing else f"{len(ctx.want('zones', list(ZONES)))} zones"
 
 
-CHECKS = (buckets, lifecycle, zones)
+def _logs_prefix(ctx, bucket):
+    return f"{ctx.want('access_logs_prefix', 's3-access-logs/')}{bucket}/"
+
+
+@check("both buckets log their requests (server access logs) into the access-logs bucket, each under its prefix")
+def access_logging(ctx):
+    s3, logs = ctx.client("s3"), ctx.name("access_logs_bucket")
+    problems = {}
+    for bucket in _buckets(ctx):
+        enabled = s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}
+        got = {"target_bucket": enabled.get("TargetBucket"), "target_prefix": enabled.get("TargetPrefix")}
+        ok, diff = compare({"target_bucket": logs, "target_prefix": _logs_prefix(ctx, bucket)}, got)
+        if not ok:
+            problems[bucket] = diff
+    return not problems, problems or f"both into {logs}"
+
+
+def _log_delivery_problems(ctx, logs):
+    """What the logs bucket's policy lacks for the logging service to write each source's logs (or allows beyond)."""
+    policy = _optional(lambda: ctx.client("s3").get_bucket_policy(Bucket=logs)["Policy"], '{"Statement": []}')
+    allowed = [
+        st
+        for st in statements(policy)
+        if st.get("Effect") == "Allow" and st.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    account = ctx.name("account_id")
+    grants = {}
+    for st in allowed:
+        condition = st.get("Condition") or {}
+        source = (condition.get("ArnLike") or condition.get("ArnEquals") or {}).get("aws:SourceArn")
+        grants[source] = {
+            "actions": sorted(as_list(st.get("Action"))),
+            "resources": sorted(as_list(st.get("Resource"))),
+            "source_account": (condition.get("StringEquals") or {}).get("aws:SourceAccount"),
+        }
+    want = {
+        f"arn:aws:s3:::{b}": {
+            "actions": ["s3:PutObject"],
+            "resources": [f"arn:aws:s3:::{logs}/{_logs_prefix(ctx, b)}*"],
+            "source_account": account,
+        }
+        for b in _buckets(ctx)
+    }
+    ok, diff = compare(want, grants)
+    extra = sorted(str(k) for k in set(grants) - set(want))
+    if extra:
+        diff = {**(diff if not ok else {}), "unexpected_sources": extra}
+    return diff if (not ok or extra) else {}
+
+
+@check(
+    "access-logs bucket: SSE-S3, versioned, not public, owner-enforced, TLS-only, log delivery per source, "
+    "logs expire, does not log itself"
+)
+def access_logs_bucket(ctx):
+    s3, logs = ctx.client("s3"), ctx.name("access_logs_bucket")
+    problems = _bucket_problems(ctx, logs, kms="")
+    delivery = _log_delivery_problems(ctx, logs)
+    if delivery:
+        problems["log_delivery"] = delivery
+    if s3.get_bucket_logging(Bucket=logs).get("LoggingEnabled"):
+        problems["logs_itself"] = True
+    expiry = _rules(ctx, logs).get("access-logs-expiry", {})
+    got = {"expiration_days": expiry.get("Expiration", {}).get("Days"), "enabled": expiry.get("Status") == "Enabled"}
+    ok, diff = compare({"expiration_days": ctx.want("access_logs_expiration_days"), "enabled": True}, got)
+    if not ok:
+        problems["expiry"] = diff
+    return not problems, problems or "as expected"
+
+
+CHECKS = (buckets, lifecycle, zones, access_logging, access_logs_bucket)

@@ -22,6 +22,7 @@ NAMES: dict[str, Any] = {
     "account_id": ACCOUNT,
     "data_lake_bucket": f"{PREFIX}-datalake",
     "athena_results_bucket": f"{PREFIX}-athena",
+    "access_logs_bucket": f"{PREFIX}-s3logs",
     "secret": "ss/test/rds/master",
     "db_instance": f"{PREFIX}-db",
     "stream": f"{PREFIX}-cdc",

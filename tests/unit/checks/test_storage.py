@@ -8,7 +8,7 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.checks import
 
 from .conftest import NAMES, TAGS, client
 
-LAKE, ATHENA = NAMES["data_lake_bucket"], NAMES["athena_results_bucket"]
+LAKE, ATHENA, LOGS = NAMES["data_lake_bucket"], NAMES["athena_results_bucket"], NAMES["access_logs_bucket"]
 EXPECTED = {
     "tags": TAGS,
     "storage": {
@@ -20,8 +20,32 @@ EXPECTED = {
         "raw_expiration_days": 90,
         "quarantine_expiration_days": 30,
         "athena_results_expiration_days": 7,
+        "access_logs_prefix": "s3-access-logs/",
+        "access_logs_expiration_days": 90,
     },
 }
+
+
+def log_delivery_statement(source: str, prefix: str | None = None, account: str = "123456789012") -> dict:
+    return {
+        "Sid": f"S3ServerAccessLogs-{source}",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{LOGS}/{f's3-access-logs/{source}/' if prefix is None else prefix}*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{source}"},
+            "StringEquals": {"aws:SourceAccount": account},
+        },
+    }
+
+
+def logs_policy(*delivery: dict) -> str:
+    policy = json.loads(tls_policy(LOGS))
+    policy["Statement"] = (
+        list(delivery or [log_delivery_statement(LAKE), log_delivery_statement(ATHENA)]) + policy["Statement"]
+    )
+    return json.dumps(policy)
 
 
 def tls_policy(bucket: str) -> str:
@@ -69,7 +93,16 @@ def build(zones: tuple[str, ...] = ("raw", "trusted")) -> None:
             versions,
         ],
     }
-    for bucket in (LAKE, ATHENA):
+    rules[LOGS] = [
+        {
+            "ID": "access-logs-expiry",
+            "Filter": {"Prefix": ""},
+            "Status": "Enabled",
+            "Expiration": {"Days": 90},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+        }
+    ]
+    for bucket in (LOGS, LAKE, ATHENA):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_encryption(
             Bucket=bucket,
@@ -93,9 +126,16 @@ def build(zones: tuple[str, ...] = ("raw", "trusted")) -> None:
         if bucket == LAKE:  # before the policy: in-process moto is plain HTTP, which it denies
             for zone in zones:
                 s3.put_object(Bucket=LAKE, Key=f"{zone}/", Body=b"")
-        s3.put_bucket_policy(Bucket=bucket, Policy=tls_policy(bucket))
+        s3.put_bucket_policy(Bucket=bucket, Policy=logs_policy() if bucket == LOGS else tls_policy(bucket))
         s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in TAGS.items()]})
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules[bucket]})
+        if bucket != LOGS:
+            s3.put_bucket_logging(
+                Bucket=bucket,
+                BucketLoggingStatus={
+                    "LoggingEnabled": {"TargetBucket": LOGS, "TargetPrefix": f"s3-access-logs/{bucket}/"}
+                },
+            )
 
 
 def test_buckets_as_the_role_makes_them_pass(check):
@@ -154,3 +194,68 @@ def test_a_missing_zone_fails(check):
 def test_a_missing_bucket_is_a_failed_check(check):
     result = check(storage.buckets, EXPECTED)
     assert not result["ok"] and result["detail"].startswith("missing: NoSuchBucket")
+
+
+def test_a_bucket_that_stops_logging_or_logs_elsewhere_fails(check):
+    build()
+    s3 = client("s3")
+    s3.put_bucket_logging(Bucket=LAKE, BucketLoggingStatus={})
+    s3.put_bucket_logging(
+        Bucket=ATHENA,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOGS, "TargetPrefix": f"s3-access-logs/{LAKE}/"}},
+    )
+    result = check(storage.access_logging, EXPECTED)
+    assert not result["ok"]
+    assert result["detail"][LAKE]["target_bucket"] == {"want": LOGS, "got": None}
+    assert result["detail"][ATHENA] == {
+        "target_prefix": {"want": f"s3-access-logs/{ATHENA}/", "got": f"s3-access-logs/{LAKE}/"}
+    }
+
+
+def test_a_logs_bucket_under_sse_kms_fails(check):
+    build()
+    client("s3").put_bucket_encryption(
+        Bucket=LOGS,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]
+        },
+    )
+    result = check(storage.access_logs_bucket, EXPECTED)
+    assert not result["ok"] and result["detail"] == {"encryption": {"want": "AES256", "got": "aws:kms"}}
+
+
+def test_a_logs_bucket_that_logs_itself_or_is_public_fails(check):
+    build()
+    s3 = client("s3")
+    s3.put_bucket_logging(  # under a prefix the policy grants (moto fails on a Principal "*" statement otherwise)
+        Bucket=LOGS,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": LOGS, "TargetPrefix": f"s3-access-logs/{LAKE}/"}},
+    )
+    s3.delete_public_access_block(Bucket=LOGS)
+    detail = check(storage.access_logs_bucket, EXPECTED)["detail"]
+    assert detail["logs_itself"] is True
+    assert detail["public_access_blocks"]["got"] == []
+
+
+def test_log_delivery_without_source_conditions_or_to_the_whole_bucket_fails(check):
+    build()
+    loose = log_delivery_statement(ATHENA)
+    del loose["Condition"]["StringEquals"]
+    wide = log_delivery_statement(LAKE, prefix="")
+    client("s3").put_bucket_policy(Bucket=LOGS, Policy=logs_policy(wide, loose))
+    detail = check(storage.access_logs_bucket, EXPECTED)["detail"]["log_delivery"]
+    assert detail[f"arn:aws:s3:::{ATHENA}"]["got"]["source_account"] is None
+    assert detail[f"arn:aws:s3:::{LAKE}"]["got"]["resources"] == [f"arn:aws:s3:::{LOGS}/*"]
+
+
+def test_log_delivery_for_another_source_and_no_expiry_fail(check):
+    build()
+    s3 = client("s3")
+    extra = log_delivery_statement("someone-elses-bucket")
+    s3.put_bucket_policy(
+        Bucket=LOGS, Policy=logs_policy(log_delivery_statement(LAKE), log_delivery_statement(ATHENA), extra)
+    )
+    s3.delete_bucket_lifecycle(Bucket=LOGS)
+    detail = check(storage.access_logs_bucket, EXPECTED)["detail"]
+    assert detail["log_delivery"] == {"unexpected_sources": ["arn:aws:s3:::someone-elses-bucket"]}
+    assert detail["expiry"]["expiration_days"] == {"want": 90, "got": None}
