@@ -53,7 +53,7 @@ down: ## Stop the emulator and PostgreSQL
 reset: ## Wipe the emulator's state
 	scripts/localenv.sh reset
 
-env: ## Print the exports that aim the AWS CLI at the emulator: eval "$$(make -s env)"
+env: ## Print the exports that aim the AWS CLI at the emulator: eval "$(make -s env)"
 	@scripts/localenv.sh env
 
 status: ## Say what runs where
