@@ -74,7 +74,7 @@ PARTITION_OF_REGION_PREFIX = (
     ("eu-isoe-", "aws-iso-e"),
     ("us-iso-", "aws-iso"),
 )
-PARTITIONS = {"aws"} | {p for _, p in PARTITION_OF_REGION_PREFIX}
+PARTITIONS = {"aws"} | {partition for prefix, partition in PARTITION_OF_REGION_PREFIX}
 # Services whose ARNs have an empty region field; s3 (buckets, objects) an empty account field too.
 NO_REGION = {"iam", "s3", "route53", "cloudfront", "organizations"}
 NO_ACCOUNT = {"s3"}
