@@ -25,6 +25,7 @@ Lambda processes seen at once and a timeline every ``timeline_s`` seconds.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -53,10 +54,19 @@ def pss_bytes(pid: int) -> int:
 
 
 def _children(pid: int) -> list[int]:
+    """The children of every thread of ``pid`` (a child is listed under the thread that started it: the
+    emulator's Lambda runs are started by its request and worker threads, not its main thread)."""
+    found: list[int] = []
     try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return []
+        return found
+    for tid in tids:
+        try:
+            found += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def _descendants(root: int) -> list[int]:
@@ -106,7 +116,7 @@ def sample(run_dir: Path) -> dict[str, dict[str, int]]:
 class MemorySampler(threading.Thread):
     """Samples the local default every ``period_s``; ``results()`` gives the figures in MiB."""
 
-    def __init__(self, run_dir: Path, period_s: float = 1.0, timeline_s: float = 10.0):
+    def __init__(self, run_dir: Path, period_s: float = 0.5, timeline_s: float = 10.0):
         super().__init__(daemon=True, name="memory-sampler")
         self.run_dir, self.period_s, self.timeline_s = run_dir, period_s, timeline_s
         self.stop = threading.Event()
