@@ -192,9 +192,7 @@ def kinesis_records_held_compressed() -> None:
         records = self.records
         if not isinstance(records, ShardRecords):  # a parent emptied by moto's split_shard
             records = self.records = ShardRecords(models.Record)
-        sequence_number = (next(reversed(records)) if records else 0) + 1
-        records.append(sequence_number, partition_key, b64decode(data), explicit_hash_key, to_us(utcnow()))
-        return str(sequence_number)
+        return str(records.put(partition_key, b64decode(data), explicit_hash_key, to_us(utcnow())))
 
     def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
         records = self.records

@@ -13,7 +13,7 @@ entry, where moto's OrderedDict of objects cost about 1 KB.
 The store answers the part of the mapping interface moto's Kinesis model and
 the emulator's patches use (``len``, iteration, ``reversed``, ``in``,
 ``[seq]``, ``get``, ``keys`` / ``values`` / ``items``, ``popitem(last=False)``,
-append by ``store[next_seq] = record``), plus ``append``, ``slice`` (one
+append by ``store[next_seq] = record``), plus ``put`` (the next number, atomically), ``append``, ``slice`` (one
 GetRecords page), ``trim`` (retention) and ``sequence_at`` (AT_TIMESTAMP).
 A record read back is a new object of the record class with the same
 attributes and answers; changing it does not change the stored record.
@@ -75,6 +75,15 @@ class ShardRecords:
             segment += data
             self._arrival.append(us)
             self._next += 1
+
+    def put(self, partition_key: str, data: bytes, explicit_hash_key: str | None, us: int) -> int:
+        """Append a record as moto numbers it (the last sequence number + 1; 1 when empty), atomically."""
+        with self._lock:
+            sequence = self._next if self._next > self._first else 1
+            if self._arrival and sequence > 1:  # arrival times do not go back (AT_TIMESTAMP bisects them)
+                us = max(us, self._arrival[-1])
+            self.append(sequence, partition_key, data, explicit_hash_key, us)
+            return sequence
 
     def __setitem__(self, sequence: int, record: Any) -> None:
         data = record.raw if hasattr(record, "raw") else b64decode(record.data)

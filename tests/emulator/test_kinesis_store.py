@@ -7,6 +7,7 @@ import json
 import random
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -143,3 +144,17 @@ def test_store_refuses_a_sequence_number_out_of_order() -> None:
     else:
         raise AssertionError("a gap in sequence numbers was accepted")
     assert kinesis_store.to_us(datetime(1970, 1, 1, 0, 0, 1, 5)) == 1_000_005
+
+
+def test_store_numbers_concurrent_puts_without_a_gap_or_a_loss() -> None:
+    # Given four threads putting into one shard at once (moto's put was not safe for concurrency)
+    store = ShardRecords(_record_type())
+
+    def put(n: int) -> list[int]:
+        return [store.put("k", f"{n}-{i}".encode(), None, i) for i in range(2_000)]
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = [s for got in pool.map(put, range(4)) for s in got]
+    # Then every record has its own number, 1 to 8,000, and reads back
+    assert sorted(numbers) == list(range(1, 8_001)) and len(store) == 8_000
+    assert sorted(r.raw for r in store.values()) == sorted(f"{n}-{i}".encode() for n in range(4) for i in range(2_000))
