@@ -201,3 +201,27 @@ def test_awscurrent_moved_by_update_secret_version_stage_is_the_value(emulator):
     current = sm.get_secret_value(SecretId=arn)
     assert (current["SecretString"], current["VersionId"]) == ("two", new)
     assert sm.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"] == "one"
+
+
+def test_the_dms_source_reads_its_secret_at_each_connection(monkeypatch):
+    """A rotated password is used from the next connection on (DMS reads the secret when it connects); an
+    unreadable secret falls back to the credentials the task started with."""
+    from emulator.engines.dms import source as dms_source
+    from emulator.engines.dms.config import SourceConfig
+
+    values = iter([("dms_replication", "first"), ("dms_replication", "second")])
+
+    def read() -> tuple[str, str]:
+        try:
+            return next(values)
+        except StopIteration:
+            raise RuntimeError("AccessDenied") from None
+
+    seen = []
+    monkeypatch.setattr(dms_source.psycopg, "connect", lambda **kw: seen.append((kw["user"], kw["password"])))
+    cfg = SourceConfig(host="h", port=5432, dbname="d", user="dms_replication", password="at-start",
+                       credentials=read)  # fmt: skip
+    src = dms_source.Source(cfg, [])
+    for _ in range(3):
+        src.connect()
+    assert seen == [("dms_replication", "first"), ("dms_replication", "second"), ("dms_replication", "at-start")]
