@@ -170,8 +170,17 @@ def _run_steps(lambdas: Any, function_arn: str, secret: Any, token: str) -> bool
 
 
 def _users(secret: Any) -> list[str]:
-    """The database user a secret holds (its current value's ``username``), for the RDS engine."""
+    """The master user whose login changes passwords in a rotation of ``secret``: the one of the secret its
+    ``masterarn`` names, else its own user (single user), for the RDS engine."""
     try:
-        return [str(json.loads(secret.versions[secret.default_version_id]["secret_string"])["username"])]
+        value = json.loads(secret.versions[secret.default_version_id]["secret_string"])
+        master_arn = value.get("masterarn")
+        if master_arn:
+            from moto.secretsmanager.models import secretsmanager_backends
+
+            _, _, _, region, account, *_ = master_arn.split(":")
+            master = secretsmanager_backends[account][region].secrets[master_arn]
+            value = json.loads(master.versions[master.default_version_id]["secret_string"])
+        return [str(value["username"])]
     except (KeyError, TypeError, ValueError):
         return []

@@ -161,6 +161,12 @@ def test_rotation_creates_the_replication_user_then_changes_passwords_in_postgre
     assert _login(f"{prefix}_dms", second["password"], made["db"])
     assert not _login(f"{prefix}_dms", first["password"], made["db"])
     assert _value(sm, made["replication"], VersionStage="AWSPREVIOUS")["password"] == first["password"]
+    with SERVER.admin() as conn:  # the master's window as rds_superuser closed; the user still replicates
+        rows = conn.execute(
+            "SELECT rolname, rolsuper, rolreplication FROM pg_roles WHERE rolname LIKE %s", (prefix + "%",)
+        ).fetchall()
+    roles = {row[0]: tuple(row[1:]) for row in rows}
+    assert roles[f"{prefix}_master"] == (False, True) and roles[f"{prefix}_dms"] == (False, True)
 
     # single user: the master changes its own password
     sm.rotate_secret(SecretId=made["master"], RotationLambdaARN=made["function"], RotationRules=rules)

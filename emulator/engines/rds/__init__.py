@@ -14,8 +14,9 @@ What AWS does, imitated here:
   server does), so a dedicated DMS user replicates without being the master user.
 - Password changes by a rotation function (Secrets Manager's setSecret step, run by the emulator): PostgreSQL
   lets only a superuser alter a role with REPLICATION (the master user's, the members of rds_replication),
-  where RDS lets rds_superuser and the user itself do it; for the step the user's role loses REPLICATION and
-  gets it back after (a DMS call on its slot in that moment would be refused: the known gap).
+  where RDS lets rds_superuser (and the user itself) do it; for the step the master user of the secret (its
+  own user, or the one of the secret ``masterarn`` names) is SUPERUSER, then not again (the known gap: in that
+  moment it could do what rds_superuser cannot). The replicating roles are untouched, so DMS goes on.
 - ModifyDBInstance with MasterUserPassword: ``resetting-master-credentials``, the role's password changes
   (ALTER ROLE), then ``available``.
 - RebootDBInstance: ``rebooting``, the static parameters are applied again, then ``available``.
@@ -78,11 +79,11 @@ def install(host: EngineHost) -> None:
 
 
 @contextlib.contextmanager
-def password_change(users: list[str]) -> Iterator[None]:
-    """While a rotation function's setSecret runs: the master user may change the passwords of ``users`` as
+def password_change(masters: list[str]) -> Iterator[None]:
+    """While a rotation function's setSecret runs: the master users ``masters`` may change passwords as
     rds_superuser may on RDS (see RdsEngine.password_change); nothing to do when the engine is not installed."""
     if _ENGINE is None or not _ENGINE.active():
         yield
         return
-    with _ENGINE.password_change(users):
+    with _ENGINE.password_change(masters):
         yield

@@ -155,29 +155,28 @@ class RdsEngine:
                 self._sync_replication()
 
     @contextlib.contextmanager
-    def password_change(self, users: list[str]) -> Iterator[None]:
-        """A window in which the master (rds_superuser on RDS) may change the password of ``users``, and each
-        its own: PostgreSQL lets only a superuser alter a role with REPLICATION, which the engine gives to the
-        master user and to the members of rds_replication; RDS lets rds_superuser do it. The engine's roles in
-        ``users`` lose REPLICATION for the window (no other engine work runs meanwhile) and get it back after."""
+    def password_change(self, masters: list[str]) -> Iterator[None]:
+        """A window in which ``masters`` (master users of the engine's instances) may change passwords as
+        rds_superuser may on RDS: PostgreSQL lets only a superuser alter a role with REPLICATION (the master's
+        own, the members of rds_replication). For the window they are SUPERUSER (no other engine work runs
+        meanwhile); the replicating roles keep their attributes, so an established DMS session goes on."""
         with self._lock:
-            paused: list[str] = []
+            raised: list[str] = []
             with self.server.admin() as conn:
-                for user in users:
+                for user in masters:
                     row = conn.execute(
-                        "SELECT rolreplication AND NOT rolsuper, shobj_description(oid, 'pg_authid'), "
-                        "pg_has_role(oid, 'rds_replication', 'MEMBER') FROM pg_roles WHERE rolname = %s",
+                        "SELECT rolsuper, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s",
                         (user,),
                     ).fetchone()
-                    if row and row[0] and (mark_of(row[1]) is not None or row[2]):
-                        conn.execute(sql.SQL("ALTER ROLE {} WITH NOREPLICATION").format(sql.Identifier(user)))
-                        paused.append(user)
+                    if row and not row[0] and mark_of(row[1]) is not None:
+                        conn.execute(sql.SQL("ALTER ROLE {} WITH SUPERUSER").format(sql.Identifier(user)))
+                        raised.append(user)
             try:
                 yield
             finally:
                 with self.server.admin() as conn:
-                    for user in paused:
-                        conn.execute(sql.SQL("ALTER ROLE {} WITH REPLICATION").format(sql.Identifier(user)))
+                    for user in raised:
+                        conn.execute(sql.SQL("ALTER ROLE {} WITH NOSUPERUSER").format(sql.Identifier(user)))
 
     def _sync_replication(self) -> None:
         """Members of rds_replication may replicate (GRANT rds_replication, as on RDS), checked every SYNC_S."""
