@@ -27,7 +27,7 @@ def new_password(length: int = 32) -> str:
     if length < 8:
         raise ValueError(f"password length {length} is below 8")
     while True:
-        password = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        password = "".join(secrets.choice(ALPHABET) for _position in range(length))
         if (
             any(c.islower() for c in password)
             and any(c.isupper() for c in password)
