@@ -19,7 +19,7 @@ export ANSIBLE_STRATEGY_PLUGINS := $(CURDIR)/$(VENV)/lib/python3.11/site-package
 export ANSIBLE_STRATEGY := mitogen_linear
 endif
 
-.PHONY: help venv deps up down reset status demo converge teardown check-mode \
+.PHONY: help venv deps up down reset env status demo converge teardown check-mode \
         lint pytest sanity build molecule test clean lock bench bench-e2e bench-deploy
 
 help:
@@ -52,6 +52,9 @@ down: ## Stop the emulator and PostgreSQL
 
 reset: ## Wipe the emulator's state
 	scripts/localenv.sh reset
+
+env: ## Print the exports that aim the AWS CLI at the emulator: eval "$(make -s env)"
+	@scripts/localenv.sh env
 
 status: ## Say what runs where
 	scripts/localenv.sh status

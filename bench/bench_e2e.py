@@ -12,7 +12,13 @@ Measures, in one run, against the running local default:
   minute's lag against the first's); at the end, how long until every change
   is in trusted/;
 - peak memory of the whole local default (emulator process and its children,
-  PostgreSQL processes), sampled every second.
+  PostgreSQL processes), sampled every second (bench/memory.py). The figure
+  is the sum of each process's PSS (``/proc/<pid>/smaps_rollup``): a page
+  shared by several processes (PostgreSQL's shared buffers, the shared
+  libraries of the emulator and its Lambda runs) is counted once, divided
+  among them. The naive sum of RSS, which counts such a page once per
+  process, is reported beside it (``peak_memory_rss_sum_mib``; it was the
+  figure before), with the split by process group and a timeline.
 Prints a table and writes bench/results-e2e.json. Nothing here is asserted:
 the figures are for the notes.
 """
@@ -25,7 +31,6 @@ import os
 import random
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -34,6 +39,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import memory  # noqa: E402
 from tests.harness import dataflow  # noqa: E402
 
 RUN_DIR = Path(os.environ.get("SMARTSTREAM_RUN_DIR", "/tmp/smartstream-local"))
@@ -61,49 +67,9 @@ class TrustedWatcher:
                     self.arrived.setdefault(email, now)
 
 
-def rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def local_default_pids() -> list[int]:
     """The emulator (and its children: Lambda runs) and every PostgreSQL process of the run dir."""
-    roots = []
-    moto_pid = RUN_DIR / "moto.pid"
-    if moto_pid.exists():
-        roots.append(int(moto_pid.read_text().split()[0]))
-    pg_pid = RUN_DIR / "postgres" / "data" / "postmaster.pid"
-    if pg_pid.exists():
-        roots.append(int(pg_pid.read_text().split()[0]))
-    pids, frontier = set(roots), list(roots)
-    while frontier:
-        parent = frontier.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            if child not in pids:
-                pids.add(child)
-                frontier.append(child)
-    return sorted(pids)
-
-
-class MemorySampler(threading.Thread):
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.peak = max(self.peak, sum(rss_bytes(p) for p in local_default_pids()))
-            self.stop.wait(1)
+    return sorted(memory.processes(RUN_DIR))
 
 
 def insert_marker(cur, name: str) -> float:
@@ -179,12 +145,14 @@ class Writer:
         return markers
 
 
-def sustained(platform, conn, watcher: TrustedWatcher) -> dict:
+def sustained(platform, conn, watcher: TrustedWatcher, sampler: memory.MemorySampler | None = None) -> dict:
     started = time.time()
     writer = Writer(conn)
     markers = writer.run(SECONDS, RATE, watcher)
     applied = writer.applied
     write_seconds = time.time() - started
+    if sampler is not None:
+        sampler.mark("drain")
     deadline = time.time() + 600
     while not all(n in watcher.arrived for n in markers) and time.time() < deadline:
         watcher.poll()
@@ -212,21 +180,26 @@ def sustained(platform, conn, watcher: TrustedWatcher) -> dict:
 
 def main() -> None:
     platform = dataflow.Platform.load()
-    sampler = MemorySampler()
+    sampler = memory.MemorySampler(RUN_DIR)
     sampler.start()
     with platform.connect() as conn:
         watcher = TrustedWatcher(platform)
+        sampler.mark("freshness")
         fresh = sorted(freshness(platform, conn, watcher))
         results = {
             "freshness_p50_s": round(statistics.median(fresh), 2) if fresh else None,
             "freshness_p95_s": round(fresh[max(0, int(len(fresh) * 0.95) - 1)], 2) if fresh else None,
             "freshness_samples": len(fresh),
         }
-        results.update(sustained(platform, conn, watcher))
+        sampler.mark("sustained")
+        results.update(sustained(platform, conn, watcher, sampler))
     sampler.stop.set()
-    results["peak_memory_mib"] = round(sampler.peak / 2**20)
+    sampler.join()
+    results.update(sampler.results())
+    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
     for key, value in results.items():
-        print(f"{key:<28} {value}")
+        if key != "memory_timeline_mib":
+            print(f"{key:<28} {value}")
     (ROOT / "bench" / "results-e2e.json").write_text(json.dumps(results, indent=1) + "\n")
 
 

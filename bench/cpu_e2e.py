@@ -97,10 +97,15 @@ def main() -> None:
         me = time.process_time() - me0
         roles.update(pg_roles(conn))
     per = 100_000 / max(writer.applied, 1)
+    kinds = bench_e2e.memory.processes(bench_e2e.RUN_DIR)  # a Lambda run still alive counts as the emulator's
     groups: dict[str, float] = {}
     for pid, end in after.items():
         used = end - before.get(pid, 0.0)
-        name = "emulator (+ Lambda runs)" if pid == moto else f"postgres: {roles.get(pid, 'other')}"
+        name = (
+            "emulator (+ Lambda runs)"
+            if pid == moto or kinds.get(pid) == "lambda"
+            else f"postgres: {roles.get(pid, 'other')}"
+        )
         groups[name] = groups.get(name, 0.0) + used
     groups["writer + watcher (this process)"] = me
     inside: dict[str, float] = {}

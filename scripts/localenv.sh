@@ -6,6 +6,8 @@
 #   scripts/localenv.sh down     stop both
 #   scripts/localenv.sh reset    wipe the emulator's state (POST /moto-api/reset)
 #   scripts/localenv.sh status   say what runs where
+#   scripts/localenv.sh env      print the exports that aim the AWS CLI (or any
+#                                AWS SDK) at the emulator: eval "$(make -s env)"
 #
 # Settings (environment): SMARTSTREAM_RUN_DIR (default /tmp/smartstream-local:
 # PostgreSQL refuses to run as root, so its files must be reachable by the
@@ -212,7 +214,16 @@ case "$cmd" in
       "$PYTHON" -m emulator.status "$RUN_DIR"
     fi
     ;;
+  env)
+    # The AWS CLI (v1 >= 1.29, v2 >= 2.13) and the SDKs read AWS_ENDPOINT_URL.
+    # The credentials are the emulator's deploying identity (what the local
+    # inventory uses); the region is the local inventory's.
+    printf 'export AWS_ENDPOINT_URL=%s\n' "$MOTO_URL"
+    printf 'export AWS_CA_BUNDLE=%s\n' "$CA_BUNDLE"
+    printf 'export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n'
+    printf 'export AWS_DEFAULT_REGION=us-east-1\n'
+    ;;
   *)
-    die "usage: $0 up|down|reset|status"
+    die "usage: $0 up|down|reset|status|env"
     ;;
 esac

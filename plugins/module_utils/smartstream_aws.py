@@ -29,13 +29,21 @@ class WaitFailed(Exception):
         self.state = state
 
 
+FIRST_POLL_S = 1
+
+
 def wait_for(fetch, done, what, timeout=600, delay=5, failed=None, sleep=time.sleep, clock=time.monotonic):
     """Poll ``fetch()`` until ``done(result)``; raise WaitFailed when ``failed(result)`` gives a reason.
 
     ``failed`` returns a falsy value while the result may still become done,
     and a reason (string) when it cannot. Returns the last result.
+
+    The first looks come quickly and the pause doubles up to ``delay`` (1, 2,
+    4, ... s): a transition that takes seconds is seen within about a second
+    of its end, one that takes minutes costs a look every ``delay`` seconds.
     """
     deadline = clock() + timeout
+    pause = min(FIRST_POLL_S, delay)
     while True:
         result = fetch()
         if done(result):
@@ -44,9 +52,10 @@ def wait_for(fetch, done, what, timeout=600, delay=5, failed=None, sleep=time.sl
             reason = failed(result)
             if reason:
                 raise WaitFailed(what, describe_state(result), reason)
-        if clock() + delay > deadline:
+        if clock() + pause > deadline:
             raise WaitTimeout(what, describe_state(result), timeout)
-        sleep(delay)
+        sleep(pause)
+        pause = min(pause * 2, delay)
 
 
 def describe_state(result):

@@ -82,7 +82,7 @@ options:
     type: int
     default: 1800
   poll_interval:
-    description: Seconds between two looks while waiting.
+    description: Longest pause between two looks while waiting (the first looks come after 1, 2, 4... seconds).
     type: int
     default: 15
 extends_documentation_fragment:

@@ -115,7 +115,7 @@ options:
     type: int
     default: 900
   poll_interval:
-    description: Seconds between two looks while waiting.
+    description: Longest pause between two looks while waiting (the first looks come after 1, 2, 4... seconds).
     type: int
     default: 5
 extends_documentation_fragment:

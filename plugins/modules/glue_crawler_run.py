@@ -32,7 +32,7 @@ options:
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two looks at the crawler while waiting.
+    description: Longest pause between two looks at the crawler while waiting (the first looks come after 1, 2, 4... seconds).
     type: int
     default: 15
 extends_documentation_fragment:

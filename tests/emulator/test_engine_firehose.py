@@ -441,10 +441,9 @@ def test_patch_records_older_than_the_retention_period_are_trimmed(emulator: str
 
     kinesis = _client("kinesis")
     kinesis.create_stream(StreamName="retained", ShardCount=1)
-    _ = [kinesis.put_record(StreamName="retained", Data=data, PartitionKey="k") for data in (b"old", b"kept")]
     shard = kinesis_backends[ACCOUNT]["us-east-1"].streams["retained"].shards["shardId-000000000000"]
-    old, kept = shard.records.values()
-    old.created_at, kept.created_at = time.time() - 25 * 3600, time.time() - 23 * 3600
+    for sequence, data, hours_ago in ((1, b"old", 25), (2, b"kept", 23)):  # the shard's store, back-dated
+        shard.records.append(sequence, "k", data, None, int((time.time() - hours_ago * 3600) * 1e6))
     # When a record is put
     kinesis.put_record(StreamName="retained", Data=b"new", PartitionKey="k")
     # Then the record past the retention period is gone, from TRIM_HORIZON on

@@ -69,6 +69,7 @@ def test_every_patch_is_registered_and_applied_once():
         "kinesis_records_to_open_shards",
         "kinesis_records_trimmed_after_retention",
         "kinesis_records_held_as_bytes",
+        "kinesis_records_held_compressed",
         "firehose_kinesis_source_delivery_start",
         "firehose_direct_put_refused_on_kinesis_source",
         "glue_crawler_metrics",

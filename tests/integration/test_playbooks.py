@@ -34,6 +34,8 @@ UNREACHABLE = "https://127.0.0.1:9"  # the discard port: nothing answers there
         ("analytics_bytes_scanned_cutoff=1000", "minimum is 10000000"),
         ("{'monitoring_alert_emails': ['not-an-address']}", "monitoring_alert_emails"),
         ("catalog_database_name=Smart-Stream", "catalog_database_name"),
+        ("{'smartstream_name_overrides': {'streams': 'legacy-cdc'}}", "unknown keys ['streams']"),
+        ("{'smartstream_name_overrides': {'glue_database': 'Bad-Name'}}", "catalog_database_name='Bad-Name'"),
     ],
 )
 def test_bad_value_is_rejected_before_any_aws_call(clean_emulator, extra_var, message):

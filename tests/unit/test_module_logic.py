@@ -405,3 +405,23 @@ def test_a_missing_crawler_is_a_clear_error(monkeypatch):
 
     with pytest.raises(RuntimeError, match="Glue crawler c does not exist"):
         crawler.run(module, FakeGlue([]), module.params)
+
+
+def test_wait_for_looks_soon_then_backs_off_to_the_delay():
+    pauses = []
+    states = iter(["CREATING"] * 7 + ["ACTIVE"])
+    utils.wait_for(
+        lambda: {"Status": next(states)},
+        lambda r: r["Status"] == "ACTIVE",
+        "instance",
+        delay=15,
+        sleep=pauses.append,
+        clock=lambda: 0,
+    )
+    assert pauses == [1, 2, 4, 8, 15, 15, 15]
+    pauses.clear()
+    states = iter(["CREATING", "CREATING", "ACTIVE"])
+    utils.wait_for(
+        lambda: {"Status": next(states)}, lambda r: r["Status"] == "ACTIVE", "x", delay=0, sleep=pauses.append
+    )
+    assert pauses == [0, 0]
