@@ -11,7 +11,21 @@ import importlib
 
 from emulator.patches.registry import PATCHES
 
-SERVICES = ("server", "iam", "rds", "s3", "ec2", "athena", "glue", "dms", "awslambda", "kinesis", "firehose", "kms")
+SERVICES = (
+    "server",
+    "iam",
+    "rds",
+    "s3",
+    "ec2",
+    "athena",
+    "glue",
+    "dms",
+    "awslambda",
+    "kinesis",
+    "firehose",
+    "kms",
+    "secretsmanager",
+)
 _APPLIED: list[str] = []
 
 

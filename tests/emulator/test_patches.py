@@ -34,6 +34,9 @@ def test_every_patch_is_registered_and_applied_once():
     assert set(patches.PATCHES) == {
         # the HTTP front: per-request latency (tests/emulator/test_server_latency.py)
         "moto_service_list_read_once",
+        # Secrets Manager rotation (tests/emulator/test_secretsmanager_rotation.py)
+        "secretsmanager_awscurrent_moves_with_its_label",
+        "secretsmanager_rotation_runs_the_function",
         "werkzeug_no_drain_wait_after_response",
         "werkzeug_keep_alive_connections",
         "moto_request_id_only_where_the_body_has_one",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,9 @@ class SourceConfig:
     plugin: str = "test_decoding"
     heartbeat: bool = False
     heartbeat_minutes: int = 5
+    # Reads the endpoint's secret again: (username, password) as they are now (DMS reads the secret at each
+    # connection, so a rotated password is used from the next one on); None without a secret.
+    credentials: Callable[[], tuple[str, str]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -213,6 +217,14 @@ def _source(engine: Any, region: str, endpoint: dict[str, Any], pg: dict[str, An
             raise TaskError(
                 "The source endpoint's secret is not a JSON object", f"{secret_id}: {exc}", 1020912
             ) from None
+    credentials = None
+    if secret_id:
+
+        def credentials() -> tuple[str, str]:
+            client = engine.client("secretsmanager", region, role, session="dms-source-secret")
+            value = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"])
+            return str(value["username"]), str(value["password"])
+
     password = secret.get("password")
     if password is None:
         password = _endpoint_password(endpoint["EndpointArn"])
@@ -240,6 +252,7 @@ def _source(engine: Any, region: str, endpoint: dict[str, Any], pg: dict[str, An
         slot_name=pg.get("SlotName") or None,
         heartbeat=_flag(pg, "HeartbeatEnable"),
         heartbeat_minutes=int(pg.get("HeartbeatFrequency") or 5),
+        credentials=credentials if secret.get("password") is not None else None,
     )
 
 

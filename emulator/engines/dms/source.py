@@ -8,6 +8,7 @@ see: TimeZone UTC, DateStyle ISO, bytea_output hex.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,7 +58,18 @@ class Source:
         self.oids: dict[tuple[str, str], int] = {}
         self.type_oids: dict[tuple[str, str], list[int]] = {}
 
+    def _credentials(self) -> tuple[str, str]:
+        """The user and password of a new connection: read from the endpoint's secret now (a rotation since the
+        task started is picked up, as DMS does), else the ones the task started with."""
+        if self.cfg.credentials is not None:
+            try:
+                return self.cfg.credentials()
+            except Exception as exc:  # the secret unreadable now: the task's own copy, and the reason logged
+                logging.getLogger(__name__).warning("source secret not read again: %s", exc)
+        return self.cfg.user, self.cfg.password
+
     def connect(self) -> psycopg.Connection[Any]:
+        user, password = self._credentials()
         kwargs: dict[str, Any] = {}
         if self.cfg.sslmode in ("verify-ca", "verify-full"):
             kwargs["sslrootcert"] = certificate(self.run_dirs) or "system"
@@ -66,8 +78,8 @@ class Source:
                 host=self.cfg.host,
                 port=self.cfg.port,
                 dbname=self.cfg.dbname,
-                user=self.cfg.user,
-                password=self.cfg.password,
+                user=user,
+                password=password,
                 sslmode=self.cfg.sslmode,
                 connect_timeout=5,
                 application_name="AWS DMS (smartstream emulator)",

@@ -8,6 +8,15 @@ What AWS does, imitated here:
   SAN IP:127.0.0.1). As on AWS, no ``Endpoint`` is reported before that. A provisioning failure puts the
   instance in ``failed``, with the reason in an RDS event (DescribeEvents, category ``failure``), the engine
   log and ``make status``.
+- RDS's roles: ``rds_superuser`` and ``rds_replication`` exist (NOLOGIN) and the master user holds both WITH
+  ADMIN OPTION, so ``GRANT rds_replication TO <user>`` works as on RDS; the members of ``rds_replication``
+  are given REPLICATION within SYNC_S (PostgreSQL does not pass the attribute through membership; RDS's
+  server does), so a dedicated DMS user replicates without being the master user.
+- Password changes by a rotation function (Secrets Manager's setSecret step, run by the emulator): PostgreSQL
+  lets only a superuser alter a role with REPLICATION (the master user's, the members of rds_replication),
+  where RDS lets rds_superuser (and the user itself) do it; for the step the master user of the secret (its
+  own user, or the one of the secret ``masterarn`` names) is SUPERUSER, then not again (the known gap: in that
+  moment it could do what rds_superuser cannot). The replicating roles are untouched, so DMS goes on.
 - ModifyDBInstance with MasterUserPassword: ``resetting-master-credentials``, the role's password changes
   (ALTER ROLE), then ``available``.
 - RebootDBInstance: ``rebooting``, the static parameters are applied again, then ``available``.
@@ -44,12 +53,15 @@ PostgreSQL receives only its SCRAM verifier.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from emulator.engines.host import EngineHost
 from emulator.engines.rds import hooks
 from emulator.engines.rds.engine import NAME, SETTLE_S, RdsEngine
 from emulator.engines.rds.postgres import ADDRESS, PgServer
 
-__all__ = ["ADDRESS", "NAME", "SETTLE_S", "PgServer", "RdsEngine", "install"]
+__all__ = ["ADDRESS", "NAME", "SETTLE_S", "PgServer", "RdsEngine", "install", "password_change"]
 
 _ENGINE: RdsEngine | None = None
 
@@ -64,3 +76,14 @@ def install(host: EngineHost) -> None:
         ADDRESS, _ENGINE.server.port, _ENGINE.server.socket_dir,
     )  # fmt: skip
     host.every(NAME, 0.25, _ENGINE.tick)
+
+
+@contextlib.contextmanager
+def password_change(masters: list[str]) -> Iterator[None]:
+    """While a rotation function's setSecret runs: the master users ``masters`` may change passwords as
+    rds_superuser may on RDS (see RdsEngine.password_change); nothing to do when the engine is not installed."""
+    if _ENGINE is None or not _ENGINE.active():
+        yield
+        return
+    with _ENGINE.password_change(masters):
+        yield

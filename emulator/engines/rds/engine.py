@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -20,8 +23,10 @@ from emulator.engines.rds.postgres import (
     PgServer,
     boot_time,
     drop_database,
+    ensure_rds_roles,
     ensure_role,
     mark_of,
+    sync_replication_members,
 )
 
 NAME = "rds"
@@ -31,6 +36,8 @@ _TRANSITIONAL = {"creating", "deleting", "rebooting", "resetting-master-credenti
 # DescribeDBInstances first waits this long for an instance's pending work (the amazon.aws waiters poll
 # right after the call, then every 60 s): the outcome shows at once, the call's own answer stays transitional.
 SETTLE_S = 3.0
+# How often the members of rds_replication are given REPLICATION (a GRANT takes effect within this time).
+SYNC_S = 0.5
 
 
 # token -> moto DBInstance, for the instances this process serves.
@@ -90,6 +97,7 @@ class RdsEngine:
         self.log, self.status = host.logger(NAME), host.status(NAME)
         self.jobs: deque[tuple[str, Any]] = deque()
         self._lock = threading.Lock()
+        self._next_sync = 0.0
 
     def active(self) -> bool:
         # EngineHost has no public "stopped" yet: its stop event tells.
@@ -142,6 +150,43 @@ class RdsEngine:
                     self._run(kind, instance)
                 finally:
                     instance._ss_settled.set()
+            if _SERVED and time.monotonic() >= self._next_sync:
+                self._next_sync = time.monotonic() + SYNC_S
+                self._sync_replication()
+
+    @contextlib.contextmanager
+    def password_change(self, masters: list[str]) -> Iterator[None]:
+        """A window in which ``masters`` (master users of the engine's instances) may change passwords as
+        rds_superuser may on RDS: PostgreSQL lets only a superuser alter a role with REPLICATION (the master's
+        own, the members of rds_replication). For the window they are SUPERUSER (no other engine work runs
+        meanwhile); the replicating roles keep their attributes, so an established DMS session goes on."""
+        with self._lock:
+            raised: list[str] = []
+            with self.server.admin() as conn:
+                for user in masters:
+                    row = conn.execute(
+                        "SELECT rolsuper, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s",
+                        (user,),
+                    ).fetchone()
+                    if row and not row[0] and mark_of(row[1]) is not None:
+                        conn.execute(sql.SQL("ALTER ROLE {} WITH SUPERUSER").format(sql.Identifier(user)))
+                        raised.append(user)
+            try:
+                yield
+            finally:
+                with self.server.admin() as conn:
+                    for user in raised:
+                        conn.execute(sql.SQL("ALTER ROLE {} WITH NOSUPERUSER").format(sql.Identifier(user)))
+
+    def _sync_replication(self) -> None:
+        """Members of rds_replication may replicate (GRANT rds_replication, as on RDS), checked every SYNC_S."""
+        try:
+            with self.server.admin() as conn:
+                for name in sync_replication_members(conn):
+                    self.status.action(f"role {name}: REPLICATION (member of rds_replication)")
+                    self.log.info("role %s is a member of rds_replication: REPLICATION", name)
+        except (psycopg.Error, OSError) as exc:
+            self.log.warning("rds_replication members not synchronised: %s", str(exc).strip())
 
     def _run(self, kind: str, instance: Any) -> None:
         ident = instance.db_instance_identifier
@@ -188,6 +233,7 @@ class RdsEngine:
                                         "another password (one role per user name on the shared server)")  # fmt: skip
             ours = self._claim_database(conn, instance, dbname) if dbname else False
             ensure_role(conn, user, password, self._replication(instance), exists=role is not None)
+            ensure_rds_roles(conn, user)
             if dbname and not ours:
                 conn.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user))

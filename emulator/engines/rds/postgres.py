@@ -78,6 +78,35 @@ def ensure_role(conn: psycopg.Connection, user: str, password: str, replication:
     conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(user), sql.Literal(MARK + "{}")))
 
 
+# The roles RDS makes on every PostgreSQL instance and grants to the master user (WITH ADMIN OPTION, so the
+# master may grant them on): rds_superuser, and rds_replication, whose members may replicate.
+RDS_ROLES = ("rds_superuser", "rds_replication")
+
+
+def ensure_rds_roles(conn: psycopg.Connection, master: str) -> None:
+    """RDS's roles exist (NOLOGIN) and the master user holds them with ADMIN OPTION, as on RDS."""
+    for role in RDS_ROLES:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(sql.Identifier(role), sql.Identifier(master)))
+
+
+def sync_replication_members(conn: psycopg.Connection) -> list[str]:
+    """REPLICATION for the login roles that are members of rds_replication and lack it (PostgreSQL does not
+    inherit the attribute through membership; RDS's server gives it to the role's members); returns them.
+    The master users (the engine's marked roles) are left out: theirs follows rds.logical_replication."""
+    rows = conn.execute(
+        "SELECT r.rolname FROM pg_roles r WHERE r.rolcanlogin AND NOT r.rolreplication AND NOT r.rolsuper "
+        "AND coalesce(shobj_description(r.oid, 'pg_authid'), '') NOT LIKE %s "
+        "AND EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_replication' "
+        "AND pg_has_role(r.oid, g.oid, 'MEMBER'))",
+        (MARK + "%",),
+    ).fetchall()
+    for (name,) in rows:
+        conn.execute(sql.SQL("ALTER ROLE {} WITH REPLICATION").format(sql.Identifier(name)))
+    return [name for (name,) in rows]
+
+
 def drop_database(conn: psycopg.Connection, dbname: str) -> None:
     """End its sessions and walsenders, drop its replication slots (DROP DATABASE refuses while any), then it."""
     for _ in range(50):

@@ -19,9 +19,9 @@ def _instance(ctx):
     return first(rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"], f"DB instance {name}")
 
 
-def _security_group(ctx, role):
+def _security_group(ctx, role, name=None):
     groups = ctx.client("ec2").describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": [f"{ctx.name('prefix')}-{role}"]}]
+        Filters=[{"Name": "group-name", "Values": [name or f"{ctx.name('prefix')}-{role}"]}]
     )["SecurityGroups"]
     return [g["GroupId"] for g in groups]
 
@@ -39,7 +39,7 @@ def instance(ctx):
         "Engine": d.get("Engine"),
         "DBSubnetGroup": d.get("DBSubnetGroup", {}).get("DBSubnetGroupName"),
         "ParameterGroup": [g["DBParameterGroupName"] for g in d.get("DBParameterGroups", [])],
-        "SecurityGroups": [g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups", [])],
+        "SecurityGroups": sorted(g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups", [])),
         "LogExports": sorted(d.get("EnabledCloudwatchLogsExports", [])),
     }
     want = {
@@ -51,7 +51,8 @@ def instance(ctx):
         "Engine": "postgres",
         "DBSubnetGroup": name,
         "ParameterGroup": [f"{name}-postgres15"],
-        "SecurityGroups": _security_group(ctx, "rds"),
+        # the network layer's group, and the one admitting the secrets' rotation function (when deployed)
+        "SecurityGroups": sorted(_security_group(ctx, "rds") + _security_group(ctx, "", f"{name}-from-rotation")),
         "LogExports": ["postgresql", "upgrade"],
     }
     return compare(want, got)

@@ -73,7 +73,8 @@ def endpoints(ctx):
     }
     src, tgt = found.get(source_id, {}), found.get(target_id, {})
     pg, ks = src.get("PostgreSQLSettings", {}), tgt.get("KinesisSettings", {})
-    secret_arn = ctx.client("secretsmanager").describe_secret(SecretId=ctx.name("secret"))["ARN"]
+    # the replication user's secret (never the master's: secrets.source_endpoint_secret)
+    secret_arn = ctx.client("secretsmanager").describe_secret(SecretId=ctx.name("replication_secret"))["ARN"]
     role_arn = ctx.client("iam").get_role(RoleName=ctx.name("dms_role"))["Role"]["Arn"]
     stream_arn = ctx.client("kinesis").describe_stream_summary(StreamName=ctx.name("stream"))[
         "StreamDescriptionSummary"
@@ -92,7 +93,7 @@ def endpoints(ctx):
     }
     want = {
         "source": ["SOURCE", "postgres", "require"],
-        "secret": [ctx.name("secret"), secret_arn],
+        "secret": [ctx.name("replication_secret"), secret_arn],
         "secret_role": role_arn,
         "no_password_in_endpoint": True,
         "target": ["TARGET", "kinesis"],

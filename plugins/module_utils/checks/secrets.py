@@ -54,4 +54,57 @@ def endpoint(ctx):
     return same_host and same_port, {"host matches": same_host, "port matches": same_port}
 
 
-CHECKS = (credentials, endpoint)
+def _rotated_secrets(ctx):
+    return [ctx.name("secret"), ctx.name("replication_secret")]
+
+
+@check("the DMS source endpoint logs in with the replication user's secret, not the master's")
+def source_endpoint_secret(ctx):
+    sm = ctx.client("secretsmanager")
+    endpoints = ctx.client("dms").describe_endpoints(
+        Filters=[{"Name": "endpoint-id", "Values": [ctx.name("source_endpoint")]}]
+    )["Endpoints"]
+    settings = first(endpoints, f"DMS endpoint {ctx.name('source_endpoint')}").get("PostgreSQLSettings") or {}
+    named = settings.get("SecretsManagerSecretId", "")
+    arn = sm.describe_secret(SecretId=named)["ARN"] if named else ""
+    got = {
+        "replication secret": arn == sm.describe_secret(SecretId=ctx.name("replication_secret"))["ARN"],
+        "master secret": arn == sm.describe_secret(SecretId=ctx.name("secret"))["ARN"],
+        "access role": bool(settings.get("SecretsManagerAccessRoleArn")),
+    }
+    return compare({"replication secret": True, "master secret": False, "access role": True}, got)
+
+
+@check("both database secrets rotate with the rotation function on a schedule")
+def rotation_configured(ctx):
+    sm, problems = ctx.client("secretsmanager"), {}
+    for name in _rotated_secrets(ctx):
+        described = sm.describe_secret(SecretId=name)
+        rules = described.get("RotationRules") or {}
+        function = str(described.get("RotationLambdaARN", "")).rsplit(":function:", 1)[-1].split(":")[0]
+        got = {
+            "enabled": bool(described.get("RotationEnabled")),
+            "function": function,
+            "scheduled": bool(rules.get("AutomaticallyAfterDays") or rules.get("ScheduleExpression")),
+        }
+        ok, detail = compare({"enabled": True, "function": ctx.name("rotation_function"), "scheduled": True}, got)
+        if not ok:
+            problems[name] = detail
+    return not problems, problems or {"secrets": _rotated_secrets(ctx)}
+
+
+@check("the last rotation of both secrets succeeded (LastRotatedDate set, no rotation left pending)")
+def rotation_succeeded(ctx):
+    sm, problems = ctx.client("secretsmanager"), {}
+    for name in _rotated_secrets(ctx):
+        described = sm.describe_secret(SecretId=name)
+        stages = described.get("VersionIdsToStages") or {}
+        pending = [v for v, labels in stages.items() if "AWSPENDING" in labels and "AWSCURRENT" not in labels]
+        if not described.get("LastRotatedDate"):
+            problems[name] = "never rotated (no LastRotatedDate)"
+        elif pending:
+            problems[name] = "a rotation did not finish (an AWSPENDING version that is not AWSCURRENT)"
+    return not problems, problems or {"rotated": _rotated_secrets(ctx)}
+
+
+CHECKS = (credentials, endpoint, source_endpoint_secret, rotation_configured, rotation_succeeded)

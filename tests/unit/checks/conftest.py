@@ -24,6 +24,8 @@ NAMES: dict[str, Any] = {
     "athena_results_bucket": f"{PREFIX}-athena",
     "access_logs_bucket": f"{PREFIX}-s3logs",
     "secret": "ss/test/rds/master",
+    "replication_secret": "ss/test/rds/replication",
+    "rotation_function": f"{PREFIX}-secret-rotation",
     "db_instance": f"{PREFIX}-db",
     "stream": f"{PREFIX}-cdc",
     "delivery_stream": f"{PREFIX}-raw",

@@ -1,0 +1,1 @@
+"""Secrets Manager rotation function of the SmartStream database credentials (PostgreSQL on RDS)."""
