@@ -92,7 +92,14 @@ def test_the_secret_must_hold_the_endpoint_the_instance_reports(check):
     assert check(secrets.endpoint, SECRETS)["ok"]
 
 
-DATABASE = {"database": {"multi_az": False, "deletion_protection": False, "backup_retention_days": 1}}
+DATABASE = {
+    "database": {
+        "multi_az": False,
+        "deletion_protection": False,
+        "iam_authentication": True,
+        "backup_retention_days": 1,
+    }
+}
 
 
 def test_parameters_and_availability(check):
@@ -108,6 +115,8 @@ def test_a_public_unencrypted_instance_fails(check):
     assert not result["ok"]
     assert result["detail"]["PubliclyAccessible"] == {"want": False, "got": True}
     assert result["detail"]["StorageEncrypted"] == {"want": True, "got": False}
+    # created without IAM database authentication
+    assert result["detail"]["IAMDatabaseAuthenticationEnabled"] == {"want": True, "got": False}
 
 
 def test_parameters_without_forced_tls_fail(check):
