@@ -269,7 +269,14 @@ def data(records: list[dict[str, Any]], *operations: str) -> list[dict[str, Any]
 # ------------------------------------------------------------------------------------------------
 # Fixtures
 # ------------------------------------------------------------------------------------------------
-pytestmark = pytest.mark.skipif(not postgres_available(), reason=f"no local PostgreSQL at {SOCK} port {PG_PORT}")
+
+
+@pytest.fixture(autouse=True)
+def _local_postgres_answers():
+    """These tests need the local PostgreSQL (make up): without it they fail, never skip."""
+    if not postgres_available():
+        pytest.fail(f"no local PostgreSQL at {SOCK} port {PG_PORT} (run make up)")
+
 
 EMPLOYEES = """
 CREATE TABLE public.employees (

@@ -1,7 +1,7 @@
 """The RDS engine serves the emulator's PostgreSQL instances with the local PostgreSQL (``make up``).
 
 Needs the local PostgreSQL of SMARTSTREAM_RUN_DIR / SMARTSTREAM_PG_PORT (its admin socket and its TLS
-certificate); skipped when it does not answer. Every database and role a test makes is named with the
+certificate); a test fails when it does not answer. Every database and role a test makes is named with the
 test's own prefix and dropped after it.
 """
 
@@ -19,29 +19,18 @@ import requests
 from psycopg import sql
 
 from emulator.engines import rds as rds_engine
+from tests.emulator.local_postgres import SERVER, scratch_prefix
+from tests.emulator.local_postgres import admin as _admin
 from tests.harness.emulator_inventory import RESET_TIMEOUT_S
 
-SERVER = rds_engine.PgServer.from_env()
 CA_BUNDLE = os.path.join(os.environ.get("SMARTSTREAM_RUN_DIR", "/tmp/smartstream-local"), "tls", "cert.pem")
-
-
-def _admin() -> psycopg.Connection:
-    try:
-        return SERVER.admin()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"the local PostgreSQL does not answer (run make up): {exc}")
 
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
     """A name prefix for this test's databases and roles; whatever carries it is dropped after the test."""
-    name = f"rdst_{uuid.uuid4().hex[:8]}"
-    with _admin() as conn:
+    with scratch_prefix("rdst") as name:
         yield name
-        for (db,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "%",)).fetchall():
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(db)))
-        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (name + "%",)).fetchall():
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture

@@ -21,13 +21,12 @@ import psycopg
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from psycopg import sql
 
 from emulator.engines import lambda_runtime
 from emulator.engines import rds as rds_engine
+from tests.emulator.local_postgres import SERVER, scratch_prefix
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER = rds_engine.PgServer.from_env()
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=120)
 VENDORED = ("pg8000", "scramp", "asn1crypto")
 
@@ -49,17 +48,8 @@ def rotation_zip() -> bytes:
 
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    try:
-        conn = SERVER.admin()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"the local PostgreSQL does not answer (run make up): {exc}")
-    name = f"rott_{uuid.uuid4().hex[:8]}"
-    with conn:
+    with scratch_prefix("rott") as name:
         yield name
-        for (db,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "%",)).fetchall():
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(db)))
-        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (name + "%",)).fetchall():
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture
