@@ -307,3 +307,79 @@ def rds_modify_event_subscription() -> None:
     rds_responses.RDSResponse.modify_event_subscription = modify
     rds_responses.RDSResponse.add_source_identifier_to_subscription = change_source(True)
     rds_responses.RDSResponse.remove_source_identifier_from_subscription = change_source(False)
+
+
+# --------------------------------------------------------------------------
+# RDS CA certificates: DescribeCertificates, an instance's CA and server certificate
+# --------------------------------------------------------------------------
+# AWS (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeCertificates.html,
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html): DescribeCertificates lists
+# the CA certificates RDS provides (rds-ca-2019, rds-ca-rsa2048-g1, rds-ca-rsa4096-g1, rds-ca-ecc384-g1) with
+# DefaultCertificateForNewLaunches; CertificateIdentifier (not case-sensitive) narrows it to one, or raises
+# CertificateNotFound. An instance created without CACertificateIdentifier gets the default CA,
+# rds-ca-rsa2048-g1, and DescribeDBInstances reports CertificateDetails: the CA and when the instance's server
+# certificate ends (issued for a year, renewed by RDS under the G1 CAs).
+# moto has no DescribeCertificates, gives instances "rds-ca-default" (no such CA) and no CertificateDetails.
+@_patch
+def rds_ca_certificates() -> None:
+    """DescribeCertificates; instances default to rds-ca-rsa2048-g1 and report CertificateDetails."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import DBInstance
+
+    from emulator.patches import rds_catalogue
+
+    def describe_certificates(self: Any) -> Any:
+        wanted = (self.params.get("CertificateIdentifier") or "").lower()
+        if wanted and wanted not in rds_catalogue.CA_CERTIFICATES:
+            raise RDSClientError("CertificateNotFound", f"Certificate {wanted} not found.")
+        names = [wanted] if wanted else sorted(rds_catalogue.CA_CERTIFICATES)
+        return rds_responses.ActionResult(
+            {
+                "DefaultCertificateForNewLaunches": rds_catalogue.DEFAULT_CA,
+                "Certificates": [rds_catalogue.ca_certificate(n, self.region) for n in names],
+            }
+        )
+
+    original_init = DBInstance.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self.ca_certificate_identifier in (None, "", "rds-ca-default"):
+            self.ca_certificate_identifier = rds_catalogue.DEFAULT_CA
+
+    def certificate_details(self: Any) -> dict[str, Any]:
+        ca = self.ca_certificate_identifier
+        return {"CAIdentifier": ca, "ValidTill": rds_catalogue.server_certificate_valid_till(ca, self.created)}
+
+    rds_responses.RDSResponse.describe_certificates = describe_certificates
+    DBInstance.__init__ = __init__
+    DBInstance.certificate_details = property(certificate_details)
+
+
+# --------------------------------------------------------------------------
+# RDS engine versions: DescribeDBEngineVersions
+# --------------------------------------------------------------------------
+# AWS (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBEngineVersions.html): lists
+# the engine versions RDS offers, filtered by Engine, EngineVersion (a major version such as "15" matches its
+# minors), DBParameterGroupFamily and DefaultOnly (the default version of the engine, or of the major
+# version asked for). moto has no DescribeDBEngineVersions. The catalogue (patches/rds_catalogue.py) holds
+# the RDS for PostgreSQL versions in standard support; other engines list nothing.
+@_patch
+def rds_describe_db_engine_versions() -> None:
+    """DescribeDBEngineVersions for RDS for PostgreSQL, with its filters."""
+    from emulator.patches import rds_catalogue
+
+    def describe_db_engine_versions(self: Any) -> Any:
+        default_only = str(self.params.get("DefaultOnly", "false")).lower() == "true"
+        return rds_responses.ActionResult(
+            {
+                "DBEngineVersions": rds_catalogue.engine_versions(
+                    self.params.get("Engine"),
+                    self.params.get("EngineVersion"),
+                    self.params.get("DBParameterGroupFamily"),
+                    default_only,
+                )
+            }
+        )
+
+    rds_responses.RDSResponse.describe_db_engine_versions = describe_db_engine_versions

@@ -184,3 +184,36 @@ def _users(secret: Any) -> list[str]:
         return [str(value["username"])]
     except (KeyError, TypeError, ValueError):
         return []
+
+
+# --------------------------------------------------------------------------
+# Secrets Manager: LastAccessedDate set by reading the value
+# --------------------------------------------------------------------------
+# AWS (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html): LastAccessedDate
+# is "the date that the secret was last accessed in the Region. This field is omitted if the secret has never
+# been retrieved in the Region"; it is set by retrieving the value (GetSecretValue, BatchGetSecretValue) and
+# shows the date only (midnight UTC). DescribeSecret and ListSecrets return it. moto never sets it (always null),
+# so every secret looks never used (prowler's secretsmanager_secret_unused).
+@patch
+def secretsmanager_last_accessed_date() -> None:
+    """GetSecretValue / BatchGetSecretValue set LastAccessedDate (the day, UTC); DescribeSecret / ListSecrets show it."""
+    from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
+
+    get_secret_value, to_dict = SecretsManagerBackend.get_secret_value, FakeSecret.to_dict
+
+    def get_secret_value_and_note_it(self: Any, secret_id: str, version_id: str, version_stage: str) -> Any:
+        answer = get_secret_value(self, secret_id, version_id, version_stage)
+        secret = self.secrets[secret_id]  # BatchGetSecretValue reads through this call too
+        secret = getattr(secret, "source", secret)  # a replica's reads count for its primary here
+        secret.last_accessed_date = int(time.time()) // 86400 * 86400
+        return answer
+
+    def to_dict_with_last_access(self: Any) -> dict[str, Any]:
+        answer = to_dict(self)
+        answer.pop("LastAccessedDate", None)
+        if getattr(self, "last_accessed_date", None) is not None:
+            answer["LastAccessedDate"] = self.last_accessed_date
+        return answer
+
+    SecretsManagerBackend.get_secret_value = get_secret_value_and_note_it
+    FakeSecret.to_dict = to_dict_with_last_access
