@@ -383,3 +383,29 @@ def rds_describe_db_engine_versions() -> None:
         )
 
     rds_responses.RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+
+
+# --------------------------------------------------------------------------
+# RDS engine version: a major version alone takes its default minor
+# --------------------------------------------------------------------------
+# AWS (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html, EngineVersion):
+# given only a major version ("15"), RDS creates the instance with that major's default minor version, and
+# DescribeDBInstances reports it ("15.15"). moto keeps "15", so a client that compares the two as strings
+# (amazon.aws.rds_instance does) is idempotent locally and not on AWS. Applies to RDS for PostgreSQL, whose
+# versions the catalogue (patches/rds_catalogue.py) holds; other engines keep moto's behaviour.
+@_patch
+def rds_major_version_takes_its_default_minor() -> None:
+    """CreateDBInstance with a postgres major version alone gives the instance its default minor."""
+    from emulator.patches import rds_catalogue
+
+    instance = rds_models.DBInstance
+    original = instance.engine_version
+
+    def set_engine_version(self: Any, value: str) -> None:
+        if getattr(self, "engine", None) == "postgres" and value and "." not in str(value):
+            defaults = rds_catalogue.engine_versions("postgres", str(value), default_only=True)
+            if defaults:
+                value = defaults[0]["EngineVersion"]
+        original.fset(self, value)
+
+    instance.engine_version = property(original.fget, set_engine_version)

@@ -84,6 +84,7 @@ def test_every_patch_is_registered_and_applied_once():
         # what a security scanner reads (tests/emulator/test_patches_rds_catalogue.py, test_patches_secretsmanager.py)
         "rds_ca_certificates",
         "rds_describe_db_engine_versions",
+        "rds_major_version_takes_its_default_minor",
         "secretsmanager_last_accessed_date",
     }
 

@@ -95,3 +95,16 @@ def test_describe_db_engine_versions_filters_as_rds(rds):
     assert rds.describe_db_engine_versions(Engine="mysql")["DBEngineVersions"] == []
     upgrades = {t["EngineVersion"]: t["IsMajorVersionUpgrade"] for t in fifteen[0]["ValidUpgradeTarget"]}
     assert upgrades["15.15"] is False and upgrades["16.9"] is True and "14.20" not in upgrades
+
+
+def test_a_major_version_alone_gives_the_instance_its_default_minor(rds):
+    created = _instance(rds)  # EngineVersion "15"
+    default = rds.describe_db_engine_versions(Engine="postgres", EngineVersion="15", DefaultOnly=True)
+    assert created["EngineVersion"] == default["DBEngineVersions"][0]["EngineVersion"] == "15.15"
+    listed = {v["EngineVersion"] for v in rds.describe_db_engine_versions(Engine="postgres")["DBEngineVersions"]}
+    assert rds.describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]["EngineVersion"] in listed
+    rds.create_db_instance(
+        DBInstanceIdentifier="pinned", DBInstanceClass="db.t4g.micro", Engine="postgres", EngineVersion="15.13",
+        MasterUsername="master", MasterUserPassword="secret-password", AllocatedStorage=20,
+    )  # fmt: skip
+    assert rds.describe_db_instances(DBInstanceIdentifier="pinned")["DBInstances"][0]["EngineVersion"] == "15.13"
