@@ -2,7 +2,7 @@
 
 dev, staging and prod each converge, pass the configuration audit (verify.yml: their own settings read back),
 and tear down to nothing but what a protected teardown keeps on purpose: the final DB snapshot (prod) and the
-secret in its recovery window (staging, prod). prod's settings are also checked against what prowler's checks
+two database secrets in their recovery window (staging, prod). prod's settings are also checked against what prowler's checks
 ask of them: RDS Multi-AZ, deletion protection, backups of 7 days or more, enhanced monitoring through a role
 only RDS of this account assumes, event subscriptions of the instance to the alert topic, Kinesis retention of
 7 days or more, and log groups kept a year or more.
@@ -84,7 +84,11 @@ def clean_expected_residue(env: str, left: dict[str, list[str]]) -> None:
         )
         expected["rds:snapshot"] = left["rds:snapshot"]
     if env in ("staging", "prod"):
-        assert left.get("secretsmanager:secret") == [f"smartstream/{env}/rds/master"]
+        # both database secrets wait out their recovery window (the master's and the replication user's)
+        assert sorted(left.get("secretsmanager:secret", [])) == [
+            f"smartstream/{env}/rds/master",
+            f"smartstream/{env}/rds/replication",
+        ]
         expected["secretsmanager:secret"] = left["secretsmanager:secret"]
     assert {k: v for k, v in left.items() if v} == expected
     for snapshot in expected.get("rds:snapshot", []):
