@@ -6,7 +6,10 @@ The platform is converged once for the module (``site.yml`` on
 
 The files run in the order of ``FILE_ORDER`` (not pytest's alphabetical one):
 the data path first (test_pipeline.py), then what is built on it, the catalog,
-Athena and the ML loop (test_analytics.py). Files not listed run after them.
+Athena and the ML loop (test_analytics.py), then credential rotation while
+changes flow (test_rotation.py). Every other test of the session runs after
+them: they reset the emulator, which would pull the platform from under an
+end-to-end file not listed here.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tests.harness.emulator_inventory import RESET_TIMEOUT_S, emulator_session_k
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
-FILE_ORDER = ("test_pipeline.py", "test_analytics.py")
+FILE_ORDER = ("test_pipeline.py", "test_analytics.py", "test_rotation.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -15,8 +15,7 @@ from tests.harness import dataflow
 
 
 def _replication_secret(platform) -> tuple[str, dict]:
-    outputs = json.loads((dataflow.ROOT / "outputs" / "local-us-east-1.json").read_text())
-    name = outputs["secrets"]["replication_secret_name"]
+    name = platform.outputs["secrets"]["replication_secret_name"]
     value = platform.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
     return name, json.loads(value)
 
