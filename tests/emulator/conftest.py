@@ -61,3 +61,19 @@ def engine_host(emulator: str, tmp_path: Path) -> Iterator[EngineHost]:
     host = EngineHost(EngineContext(endpoint_url=emulator, ca_bundle=None, run_dir=tmp_path))
     yield host
     host.stop()
+
+
+@pytest.fixture
+def in_process_aws(monkeypatch: pytest.MonkeyPatch):
+    """moto in this process (mock_aws, the patches applied), fake credentials, no endpoint from the shell:
+    yields a client factory, ``in_process_aws("rds", "us-east-1")``."""
+    import boto3
+    from moto import mock_aws
+
+    patches.apply_all()
+    for var in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield lambda service, region="us-east-1": boto3.client(service, region_name=region)

@@ -9,7 +9,6 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from emulator import patches
 from emulator.patches import awslambda, s3
@@ -20,13 +19,8 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield
+def aws(in_process_aws):
+    return in_process_aws
 
 
 def test_every_patch_is_registered_and_applied_once():

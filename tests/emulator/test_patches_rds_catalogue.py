@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from emulator import patches
 from emulator.patches import rds_catalogue
@@ -17,13 +15,8 @@ REGION = "eu-west-1"
 
 
 @pytest.fixture
-def rds(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("rds", region_name=REGION)
+def rds(in_process_aws):
+    return in_process_aws("rds", REGION)
 
 
 def _instance(rds, **extra):

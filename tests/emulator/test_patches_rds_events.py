@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from emulator import patches
 
@@ -15,13 +13,8 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 
 
 @pytest.fixture
-def rds(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("rds", region_name=REGION)
+def rds(in_process_aws):
+    return in_process_aws("rds", REGION)
 
 
 def test_modify_event_subscription_changes_it_in_place(rds):

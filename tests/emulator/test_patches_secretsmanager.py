@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from emulator import patches
 
@@ -15,13 +13,8 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def sm(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name=REGION)
+def sm(in_process_aws):
+    return in_process_aws("secretsmanager", REGION)
 
 
 def _today() -> datetime:
