@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 from typing import Any
 
 from emulator.patches.registry import patch
@@ -152,15 +153,12 @@ def _service_may_invoke(lambdas: Any, function_arn: str, secret_arn: str, accoun
 
 def _run_steps(lambdas: Any, function_arn: str, secret: Any, token: str) -> bool:
     """The four steps in order; False at the first that fails (its error logged, as in the function's logs)."""
+    from emulator.engines import rds
+
     for step in STEPS:
         body = json.dumps({"Step": step, "SecretId": secret.arn, "ClientRequestToken": token})
         response_headers: dict[str, Any] = {}
-        if step == "setSecret":
-            from emulator.engines import rds
-
-            with rds.password_change(_users(secret)):
-                payload = lambdas.invoke(function_arn, None, body, {}, response_headers)
-        else:
+        with rds.password_change(_users(secret)) if step == "setSecret" else nullcontext():
             payload = lambdas.invoke(function_arn, None, body, {}, response_headers)
         if response_headers.get("x-amz-function-error"):
             text = payload.decode(errors="replace") if isinstance(payload, bytes) else str(payload)

@@ -58,6 +58,16 @@ def _rotated_secrets(ctx):
     return [ctx.name("secret"), ctx.name("replication_secret")]
 
 
+def _each_rotated_secret(ctx, problem_of, summary):
+    """Describe both rotated secrets; ``problem_of(description)`` says what is wrong with one (falsy: nothing)."""
+    sm, problems = ctx.client("secretsmanager"), {}
+    for name in _rotated_secrets(ctx):
+        problem = problem_of(sm.describe_secret(SecretId=name))
+        if problem:
+            problems[name] = problem
+    return not problems, problems or {summary: _rotated_secrets(ctx)}
+
+
 @check("the DMS source endpoint logs in with the replication user's secret, not the master's")
 def source_endpoint_secret(ctx):
     sm = ctx.client("secretsmanager")
@@ -77,9 +87,7 @@ def source_endpoint_secret(ctx):
 
 @check("both database secrets rotate with the rotation function on a schedule")
 def rotation_configured(ctx):
-    sm, problems = ctx.client("secretsmanager"), {}
-    for name in _rotated_secrets(ctx):
-        described = sm.describe_secret(SecretId=name)
+    def problem_of(described):
         rules = described.get("RotationRules") or {}
         function = str(described.get("RotationLambdaARN", "")).rsplit(":function:", 1)[-1].split(":")[0]
         got = {
@@ -88,23 +96,23 @@ def rotation_configured(ctx):
             "scheduled": bool(rules.get("AutomaticallyAfterDays") or rules.get("ScheduleExpression")),
         }
         ok, detail = compare({"enabled": True, "function": ctx.name("rotation_function"), "scheduled": True}, got)
-        if not ok:
-            problems[name] = detail
-    return not problems, problems or {"secrets": _rotated_secrets(ctx)}
+        return None if ok else detail
+
+    return _each_rotated_secret(ctx, problem_of, "secrets")
 
 
 @check("the last rotation of both secrets succeeded (LastRotatedDate set, no rotation left pending)")
 def rotation_succeeded(ctx):
-    sm, problems = ctx.client("secretsmanager"), {}
-    for name in _rotated_secrets(ctx):
-        described = sm.describe_secret(SecretId=name)
+    def problem_of(described):
         stages = described.get("VersionIdsToStages") or {}
         pending = [v for v, labels in stages.items() if "AWSPENDING" in labels and "AWSCURRENT" not in labels]
         if not described.get("LastRotatedDate"):
-            problems[name] = "never rotated (no LastRotatedDate)"
-        elif pending:
-            problems[name] = "a rotation did not finish (an AWSPENDING version that is not AWSCURRENT)"
-    return not problems, problems or {"rotated": _rotated_secrets(ctx)}
+            return "never rotated (no LastRotatedDate)"
+        if pending:
+            return "a rotation did not finish (an AWSPENDING version that is not AWSCURRENT)"
+        return None
+
+    return _each_rotated_secret(ctx, problem_of, "rotated")
 
 
 CHECKS = (credentials, endpoint, source_endpoint_secret, rotation_configured, rotation_succeeded)
