@@ -86,12 +86,8 @@ def kinesis_records_trimmed_after_retention() -> None:
         shard = self.shards.get(shard_id)
         if shard is not None:
             horizon = time.time() - self.retention_period_hours * 3600
-            records = shard.records
-            if hasattr(records, "trim"):  # kinesis_records_held_compressed's store
-                records.trim(int(horizon * 1e6))
-            else:
-                while len(records) > 1 and next(iter(records.values())).created_at < horizon:
-                    records.popitem(last=False)  # the newest record (just put) always stays
+            # the shard's records are kinesis_records_held_compressed's store (its put made them so)
+            shard.records.trim(int(horizon * 1e6))  # the newest record (just put) always stays
         return sequence_number, shard_id
 
     Stream.put_record = put_record
