@@ -33,6 +33,7 @@ def test_every_patch_is_registered_and_applied_once():
         "secretsmanager_rotation_runs_the_function",
         "werkzeug_no_drain_wait_after_response",
         "werkzeug_keep_alive_connections",
+        "werkzeug_no_nagle_delay",
         "moto_request_id_only_where_the_body_has_one",
         "rds_engine_default_parameters",
         "rds_parameter_group_not_found",

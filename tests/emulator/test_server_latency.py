@@ -88,3 +88,29 @@ def test_the_request_id_goes_into_xml_bodies_and_other_bodies_are_not_scanned(mo
     headers, body = BaseResponse._enrich_response({"status": 200}, page)
     assert body == page and headers["status"] == "200" and len(headers["x-amzn-requestid"]) == 52
     assert scans == []
+
+
+def test_an_accepted_connection_sends_without_nagle_delay():
+    """The socket that answers a request has TCP_NODELAY: the body is not held for the ACK of the headers."""
+    import threading
+
+    from werkzeug import serving
+
+    seen: list[int] = []
+
+    def app(environ, start_response):
+        sock = environ["werkzeug.socket"]
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    server = serving.make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            assert client.recv(1000).startswith(b"HTTP/1.1 200")
+    finally:
+        server.shutdown()
+    assert seen and seen[0] != 0  # werkzeug's default handler leaves Nagle on: 0
