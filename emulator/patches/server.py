@@ -1,9 +1,12 @@
 """Patches of the emulator's HTTP front (moto's dispatcher, werkzeug's server): per-request latency.
 
 AWS answers a cheap call (GetCallerIdentity, DescribeVpcs) in a few
-milliseconds; every AWS module of a converge makes several, and a no-op
-converge is mostly such calls. Two fixed costs of the stack under moto's
-server made each call take ~17 ms on this machine type, whatever it did:
+milliseconds; every AWS module of a converge makes several, and the engines
+make thousands a minute. moto's server (werkzeug's development server) added
+fixed costs to every call, whatever it did: the package list read from disk,
+a 10 ms drain wait, a new TLS handshake per request, and, once connections
+were kept alive, a ~40 ms Nagle/delayed-ACK stall. Each patch below removes
+one; together a cheap call takes ~2 ms on this machine type.
 """
 
 from __future__ import annotations
