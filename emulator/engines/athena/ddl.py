@@ -69,8 +69,8 @@ class Ddl:
     def run(self, text: str, tree: exp.Expression | None) -> ResultSet | None:
         if match := _VIEW.match(text):
             return self.create_view(match.group(2), match.group(3).strip().rstrip(";"), bool(match.group(1)))
-        if isinstance(tree, exp.Drop) and (tree.args.get("kind") or "").upper() == "VIEW":
-            return self.drop_view(tree)
+        if isinstance(tree, exp.Drop) and (tree.args.get("kind") or "").upper() in ("VIEW", "TABLE"):
+            return self.drop(tree, tree.args["kind"].upper() == "VIEW")
         if isinstance(tree, exp.Create) and (tree.args.get("kind") or "").upper() == "TABLE":
             return self.create_table(tree)
         if isinstance(tree, exp.Describe):
@@ -128,16 +128,19 @@ class Ddl:
         else:
             self.glue.create_table(DatabaseName=database, TableInput=table_input)
 
-    def drop_view(self, tree: exp.Drop) -> None:
+    def drop(self, tree: exp.Drop, view: bool) -> None:
+        """DROP VIEW, or DROP TABLE of an external table: its Glue entry goes, its data stays (as in Athena)."""
         table = tree.this if isinstance(tree.this, exp.Table) else (tree.args.get("tables") or [None])[0]
         database, name = (table.db or self.database).lower(), table.name.lower()
-        existing = self._get(database, name)
+        existing, what = self._get(database, name), "View" if view else "Table"
         if existing is None:
             if tree.args.get("exists"):
                 return
-            raise QueryFailed("", f"line 1:1: View 'awsdatacatalog.{database}.{name}' does not exist")
-        if existing.get("TableType") != "VIRTUAL_VIEW":
-            raise QueryFailed("", f"line 1:1: View 'awsdatacatalog.{database}.{name}' does not exist")
+            raise QueryFailed("", f"line 1:1: {what} 'awsdatacatalog.{database}.{name}' does not exist")
+        if (existing.get("TableType") == "VIRTUAL_VIEW") != view:
+            if view:
+                raise QueryFailed("", f"line 1:1: View 'awsdatacatalog.{database}.{name}' does not exist")
+            raise QueryFailed("", f"line 1:1: Table 'awsdatacatalog.{database}.{name}' is a view; use DROP VIEW")
         self.glue.delete_table(DatabaseName=database, Name=name)
 
     def create_table(self, tree: exp.Create) -> None:

@@ -22,6 +22,7 @@ from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.results import ResultSet, duck_column, java_double
 from emulator.engines.athena.storage import ResultPut, put_objects
 from emulator.engines.athena.translate import athena_column_names, duckdb_failure, parse, strip_comments, to_duckdb
+from emulator.engines.athena.trino_types import trino_result_types
 from emulator.engines.glue_crawler.scan import client, s3_filesystem
 
 DML = ("SELECT", "WITH", "VALUES", "TABLE", "(")
@@ -149,6 +150,11 @@ def _select(
     return ResultSet([info for info, _e in specs], None, True, raw)
 
 
+def _binder(con: duckdb.DuckDBPyConnection) -> Callable[[str], list[str]]:
+    """DuckDB's result column types of a statement, bound over the tables registered in ``con``."""
+    return lambda sql: [str(t) for t in con.sql(sql).types]
+
+
 def execute(host: Any, run: Run, log: logging.Logger) -> None:
     """Run the query; leaves run.state SUCCEEDED, FAILED or CANCELLED (never raises)."""
     if run.state == "CANCELLED":
@@ -175,7 +181,7 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
                 run.phases["resolve_and_fetch_s"] = round(time.perf_counter() - mark, 3)
                 run.phases.update(catalog.phases)
                 run.scanned = min(catalog.scanned, run.cutoff) if run.cutoff else catalog.scanned
-            sql = to_duckdb(athena_column_names(tree))
+            sql = to_duckdb(athena_column_names(trino_result_types(tree, _binder(con))))
             targets = [(run.output, "text/csv"), (run.output + ".metadata", "application/octet-stream")]
             writer: list[ResultPut] = []
 
@@ -206,7 +212,8 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
                 catalogs.append(Catalog(glue, fs, con, log, s3=s3, account=run.account))
                 resolved = catalogs[-1].resolve(parse(body), database)
                 try:
-                    return con.sql(to_duckdb(resolved)).limit(0).to_arrow_table().schema
+                    typed = trino_result_types(resolved, _binder(con))
+                    return con.sql(to_duckdb(typed)).limit(0).to_arrow_table().schema
                 except duckdb.Error as exc:
                     raise duckdb_failure(exc) from exc
 
