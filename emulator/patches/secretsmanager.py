@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from contextlib import nullcontext
@@ -61,9 +62,10 @@ def secretsmanager_awscurrent_moves_with_its_label() -> None:
 # moto: ignores failed steps, then forces AWSCURRENT onto the new version (a failed rotation looked done),
 # refuses the next rotation once AWSPENDING and AWSCURRENT share a version (the reverse of AWS's rule), sets
 # LastRotatedDate whatever happened and never checks the function's resource policy.
-# Here: AWS's sequence, run synchronously in the request (the emulator's Lambda runtime runs the function);
-# AWS runs it in the background, which only the timing shows. Without RotateImmediately nothing is invoked
-# (AWS runs a testSecret of the configuration; not imitated).
+# Here: AWS's sequence, run in the background as on AWS (RotateSecret answers at once with the new version's
+# id; the emulator's Lambda runtime runs the function's steps in a thread of its own): a caller sees the
+# rotation complete when LastRotatedDate moves and AWSPENDING has left, as it must wait for it on AWS.
+# Without RotateImmediately nothing is invoked (AWS runs a testSecret of the configuration; not imitated).
 @patch
 def secretsmanager_rotation_runs_the_function() -> None:
     """RotateSecret invokes the rotation function's four steps as Secrets Manager does."""
@@ -129,14 +131,40 @@ def secretsmanager_rotation_runs_the_function() -> None:
             secret.remove_version_stages_from_old_versions(["AWSPENDING"])
             secret.versions[token] = {"createdate": int(time.time()), "version_id": token,
                                       "version_stages": ["AWSPENDING"]}  # fmt: skip
-            if _run_steps(lambdas, function_arn, secret, token):
-                secret.last_rotation_date = int(time.time())
-                for version in secret.versions.values():  # the rotation is complete: no version pending
-                    if "AWSPENDING" in version["version_stages"] and "AWSCURRENT" in version["version_stages"]:
-                        version["version_stages"].remove("AWSPENDING")
+            rotation = threading.Thread(
+                target=_rotate, args=(lambdas, function_arn, secret, token), name=f"rotation {secret.name}", daemon=True
+            )
+            _IN_FLIGHT[secret.arn] = rotation
+            rotation.start()
         return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
 
     SecretsManagerBackend.rotate_secret = rotate_secret
+
+
+_IN_FLIGHT: dict[str, threading.Thread] = {}  # the latest rotation of each secret ARN, while the process runs
+
+
+def rotation_done(secret_arn: str, timeout: float = 60.0) -> bool:
+    """Wait for the rotation RotateSecret started for ``secret_arn`` (in-process callers: tests); False if it
+    still runs after ``timeout`` seconds."""
+    rotation = _IN_FLIGHT.get(secret_arn)
+    if rotation is not None:
+        rotation.join(timeout)
+    return rotation is None or not rotation.is_alive()
+
+
+def _rotate(lambdas: Any, function_arn: str, secret: Any, token: str) -> None:
+    """The four steps; when all succeed, the rotation date and no version left pending (as AWS completes it)."""
+    try:
+        if not _run_steps(lambdas, function_arn, secret, token):
+            return
+    except Exception:  # never a crash of the emulator: the rotation stays incomplete, as a failed one on AWS
+        log.exception("rotation of %s failed", secret.name)
+        return
+    secret.last_rotation_date = int(time.time())
+    for version in secret.versions.values():  # the rotation is complete: no version pending
+        if "AWSPENDING" in version["version_stages"] and "AWSCURRENT" in version["version_stages"]:
+            version["version_stages"].remove("AWSPENDING")
 
 
 def _service_may_invoke(lambdas: Any, function_arn: str, secret_arn: str, account: str) -> bool:

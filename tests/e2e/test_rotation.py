@@ -29,6 +29,13 @@ def _login_works(secret: dict) -> bool:
         return False
 
 
+def _rotation_complete(platform, name: str, before: object) -> bool:
+    """The rotation RotateSecret started in the background is done: a new LastRotatedDate, nothing pending."""
+    described = platform.client("secretsmanager").describe_secret(SecretId=name)
+    pending = ["AWSPENDING"] in described["VersionIdsToStages"].values()
+    return described.get("LastRotatedDate") not in (None, before) and not pending
+
+
 def _task_status(platform) -> str:
     dms = platform.client("dms")
     tasks = dms.describe_replication_tasks(Filters=[{"Name": "replication-task-arn", "Values": [platform.task_arn]}])
@@ -43,7 +50,9 @@ def test_rotating_the_replication_secret_while_changes_flow_loses_nothing(platfo
     writer = threading.Thread(target=workload.run, args=(writer_conn, 60, 21, "rotation"))
     writer.start()
     # When the replication user's secret is rotated while the writer commits changes
+    last_rotated = sm.describe_secret(SecretId=name).get("LastRotatedDate")
     sm.rotate_secret(SecretId=name)
+    dataflow.wait_until(lambda: _rotation_complete(platform, name, last_rotated), 120)
     writer.join()
     writer_conn.close()
     _, after = _replication_secret(platform)

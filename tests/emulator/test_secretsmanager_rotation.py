@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from emulator.engines import lambda_runtime
 from emulator.engines import rds as rds_engine
+from emulator.patches import secretsmanager as rotation
 from tests.emulator.local_postgres import SERVER, scratch_prefix
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,10 +123,17 @@ def _value(sm, arn: str, **kwargs) -> dict:
     return json.loads(sm.get_secret_value(SecretId=arn, **kwargs)["SecretString"])
 
 
+def _rotate(sm, **kwargs) -> str:
+    """RotateSecret, then wait for the rotation it started in the background (as a caller on AWS must)."""
+    arn = sm.rotate_secret(**kwargs)["ARN"]
+    assert rotation.rotation_done(arn), "the rotation did not finish within 60 s"
+    return arn
+
+
 def test_rotation_creates_the_replication_user_then_changes_passwords_in_postgresql(aws, prefix):
     sm, made = aws("secretsmanager"), _platform(aws, prefix)
     rules = {"AutomaticallyAfterDays": 30}
-    sm.rotate_secret(SecretId=made["replication"], RotationLambdaARN=made["function"], RotationRules=rules)
+    _rotate(sm, SecretId=made["replication"], RotationLambdaARN=made["function"], RotationRules=rules)
     first = _value(sm, made["replication"])
     assert first["password"] != "not-yet-a-login" and first["masterarn"] == made["master"]
     assert _login(f"{prefix}_dms", first["password"], made["db"])
@@ -145,7 +153,7 @@ def test_rotation_creates_the_replication_user_then_changes_passwords_in_postgre
     stages = described["VersionIdsToStages"]
     assert sorted(map(sorted, stages.values())) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
 
-    sm.rotate_secret(SecretId=made["replication"])  # the next rotation, as the schedule starts it
+    _rotate(sm, SecretId=made["replication"])  # the next rotation, as the schedule starts it
     second = _value(sm, made["replication"])
     assert second["password"] != first["password"]
     assert _login(f"{prefix}_dms", second["password"], made["db"])
@@ -159,30 +167,47 @@ def test_rotation_creates_the_replication_user_then_changes_passwords_in_postgre
     assert roles[f"{prefix}_master"] == (False, True) and roles[f"{prefix}_dms"] == (False, True)
 
     # single user: the master changes its own password
-    sm.rotate_secret(SecretId=made["master"], RotationLambdaARN=made["function"], RotationRules=rules)
+    _rotate(sm, SecretId=made["master"], RotationLambdaARN=made["function"], RotationRules=rules)
     new_master = _value(sm, made["master"])["password"]
     assert new_master != made["master_pw"]
     assert _login(f"{prefix}_master", new_master, made["db"])
     assert not _login(f"{prefix}_master", made["master_pw"], made["db"])
 
 
+def test_rotate_secret_answers_at_once_and_the_rotation_runs_in_the_background(aws, prefix):
+    sm, made = aws("secretsmanager"), _platform(aws, prefix)
+    # When a rotation starts (each of its four steps runs the function in a new process: ~seconds)
+    arn = sm.rotate_secret(SecretId=made["replication"], RotationLambdaARN=made["function"],
+                           RotationRules={"AutomaticallyAfterDays": 30})["ARN"]  # fmt: skip
+    # Then RotateSecret has answered before the steps ran: the new version is pending, no rotation date yet,
+    # and another rotation is refused until this one completes
+    described = sm.describe_secret(SecretId=arn)
+    assert not described.get("LastRotatedDate")
+    assert ["AWSPENDING"] in described["VersionIdsToStages"].values()
+    with pytest.raises(ClientError, match="previous rotation isn't complete"):
+        sm.rotate_secret(SecretId=arn)
+    assert rotation.rotation_done(arn)
+    described = sm.describe_secret(SecretId=arn)
+    assert described.get("LastRotatedDate") and ["AWSPENDING"] not in described["VersionIdsToStages"].values()
+
+
 def test_a_failed_step_keeps_the_current_version_and_no_rotation_date(aws, prefix):
     sm, made = aws("secretsmanager"), _platform(aws, prefix)
     broken = {**_value(sm, made["master"]), "password": "wrong"}
     sm.put_secret_value(SecretId=made["master"], SecretString=json.dumps(broken))
-    sm.rotate_secret(SecretId=made["replication"], RotationLambdaARN=made["function"],
+    _rotate(sm, SecretId=made["replication"], RotationLambdaARN=made["function"],
                      RotationRules={"AutomaticallyAfterDays": 30})  # fmt: skip
     assert _value(sm, made["replication"])["password"] == "not-yet-a-login"
     described = sm.describe_secret(SecretId=made["replication"])
     assert not described.get("LastRotatedDate")
     with pytest.raises(ClientError, match="previous rotation isn't complete"):
-        sm.rotate_secret(SecretId=made["replication"])
+        _rotate(sm, SecretId=made["replication"])
 
 
 def test_secrets_manager_may_invoke_only_a_function_that_allows_it(aws, prefix):
     sm, made = aws("secretsmanager"), _platform(aws, prefix, permission=False)
     with pytest.raises(ClientError, match="AccessDeniedException"):
-        sm.rotate_secret(SecretId=made["replication"], RotationLambdaARN=made["function"],
+        _rotate(sm, SecretId=made["replication"], RotationLambdaARN=made["function"],
                          RotationRules={"AutomaticallyAfterDays": 30})  # fmt: skip
 
 

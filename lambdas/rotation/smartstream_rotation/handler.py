@@ -100,10 +100,7 @@ class Rotation:
             return
         master_arn = pending.get("masterarn")
         if master_arn:
-            master = self.secret("AWSCURRENT", arn=master_arn)
-            if master["host"] != pending["host"]:
-                raise ValueError(f"the master secret's host {master['host']} is not the user's {pending['host']}")
-            conn = database.connect(master, dbname=pending.get("dbname"))
+            conn = self._login_as_master(master_arn, pending)
             try:
                 created = database.ensure_user(conn, pending["username"], pending["password"], self.schemas)
             finally:
@@ -118,6 +115,27 @@ class Rotation:
             database.set_own_password(conn, pending["password"])
         finally:
             conn.close()
+
+    def _login_as_master(self, master_arn: str, pending: dict[str, Any]) -> Any:
+        """The master's current credentials, else its pending ones: the master secret may be in its own rotation
+        (both rotate on schedules), between its setSecret (the database has the new password) and its
+        finishSecret (AWSCURRENT still holds the old one)."""
+        master = self.secret("AWSCURRENT", arn=master_arn)
+        if master["host"] != pending["host"]:
+            raise ValueError(f"the master secret's host {master['host']} is not the user's {pending['host']}")
+        try:
+            return database.connect(master, dbname=pending.get("dbname"))
+        except database.LoginFailed as current_failed:
+            try:
+                rotating = self.secret("AWSPENDING", arn=master_arn)
+            except self.client.exceptions.ResourceNotFoundException:
+                raise current_failed from None
+            if rotating["host"] != master["host"] or rotating["username"] != master["username"]:
+                raise current_failed from None
+            try:
+                return database.connect(rotating, dbname=pending.get("dbname"))
+            except database.LoginFailed:
+                raise current_failed from None
 
     def _login_current_or_previous(self) -> Any:
         """Single user: log in with the current password, else the previous one (a rotation that stopped after

@@ -112,6 +112,30 @@ def test_managed_user_is_created_by_the_master_with_its_grants(sm, monkeypatch):
     assert db.logins["master"] == "mpw"  # the master's password is untouched
 
 
+def test_the_managed_user_rotates_while_the_master_is_between_its_own_set_and_finish(sm, monkeypatch):
+    # Given the master secret in its own rotation: the database has its pending password, AWSCURRENT the old
+    master = sm.create_secret(Name="m", SecretString=json.dumps({**BASE, "username": "master", "password": "old"}))
+    sm.put_secret_value(SecretId=master["ARN"], ClientRequestToken=str(uuid.uuid4()), VersionStages=["AWSPENDING"],
+                        SecretString=json.dumps({**BASE, "username": "master", "password": "new"}))  # fmt: skip
+    value = {**BASE, "username": "dms_replication", "password": "initial", "masterarn": master["ARN"]}
+    arn = sm.create_secret(Name="r", SecretString=json.dumps(value))["ARN"]
+    db = FakeDb({"master": "new"})
+    # When the replication user's secret rotates (both secrets rotate on schedules, possibly together)
+    _rotate_by_hand(sm, arn, db, monkeypatch)
+    # Then the master logged in with its pending password and the user has its new one
+    assert db.logins["dms_replication"] == json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"]
+    assert db.done[0] == ("ensure", "dms_replication", ("public",))
+
+
+def test_without_a_working_master_login_the_managed_user_rotation_stops_at_set(sm, monkeypatch):
+    master = sm.create_secret(Name="m", SecretString=json.dumps({**BASE, "username": "master", "password": "old"}))
+    value = {**BASE, "username": "dms_replication", "password": "initial", "masterarn": master["ARN"]}
+    arn = sm.create_secret(Name="r", SecretString=json.dumps(value))["ARN"]
+    with pytest.raises(database.LoginFailed):
+        _rotate_by_hand(sm, arn, FakeDb({"master": "neither"}), monkeypatch)
+    assert json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"] == "initial"
+
+
 def test_a_failed_set_step_leaves_the_current_version(sm, monkeypatch):
     arn = sm.create_secret(Name="m", SecretString=json.dumps({**BASE, "username": "master", "password": "old"}))["ARN"]
     db = FakeDb({"master": "something else"})
