@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.emulator.test_engine_dms import admin, data, deploy, postgres_available
+from tests.emulator.dms_pipeline import admin, data, deploy, postgres_available
 
 CHANGES = int(os.environ.get("SMARTSTREAM_DMS_BENCH", "2000"))
 
@@ -73,4 +73,4 @@ def test_every_change_of_a_volume_reaches_kinesis(fast_iam, emulator, dms_engine
     assert len(data(pipe.records(), "update")) >= CHANGES
 
 
-from tests.emulator.test_engine_dms import db, dms_engine, fast_iam  # noqa: E402,F401  (fixtures)
+from tests.emulator.dms_pipeline import db, dms_engine, fast_iam  # noqa: E402,F401  (fixtures)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from ansible_collections.smartstream.pipeline.plugins.module_utils import firehose
 from ansible_collections.smartstream.pipeline.plugins.modules import dms_replication_instance as instance
-from ansible_collections.smartstream.pipeline.plugins.modules import firehose_delivery_stream as firehose
 
 
 class FakeModule:

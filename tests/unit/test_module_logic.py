@@ -135,10 +135,12 @@ def test_canonical_ignores_key_order():
 
 
 # ------------------------------------------------------------------ firehose
+from ansible_collections.smartstream.pipeline.plugins.module_utils import dms_task_definition as task_definition  # noqa: E402
+from ansible_collections.smartstream.pipeline.plugins.module_utils import dms_task_lifecycle as task_lifecycle  # noqa: E402
+from ansible_collections.smartstream.pipeline.plugins.module_utils import firehose_kinesis_source as kinesis_source  # noqa: E402
+from ansible_collections.smartstream.pipeline.plugins.module_utils import firehose_s3_destination as s3_destination  # noqa: E402
 from ansible_collections.smartstream.pipeline.plugins.modules import dms_endpoint as endpoint  # noqa: E402
 from ansible_collections.smartstream.pipeline.plugins.modules import dms_replication_instance as instance  # noqa: E402
-from ansible_collections.smartstream.pipeline.plugins.modules import dms_replication_task as task  # noqa: E402
-from ansible_collections.smartstream.pipeline.plugins.modules import firehose_delivery_stream as firehose  # noqa: E402
 
 FIREHOSE = {
     "role_arn": "arn:role",
@@ -155,7 +157,7 @@ FIREHOSE = {
 
 
 def test_firehose_destination_compares_on_what_it_manages():
-    desired = firehose.desired_destination(FIREHOSE)
+    desired = s3_destination.desired_destination(FIREHOSE)
     current = {**desired, "S3BackupMode": "Disabled", "CloudWatchLoggingOptions": {"Enabled": False}}
     current["ProcessingConfiguration"] = {
         "Enabled": True,
@@ -169,10 +171,10 @@ def test_firehose_destination_compares_on_what_it_manages():
             }
         ],
     }
-    assert not firehose.destination_differs(current, desired)
-    assert firehose.destination_differs({**current, "CompressionFormat": "UNCOMPRESSED"}, desired)
-    assert firehose.destination_differs({**current, "ProcessingConfiguration": {"Enabled": False}}, desired)
-    assert firehose.destination_differs(None, desired)
+    assert not s3_destination.destination_differs(current, desired)
+    assert s3_destination.destination_differs({**current, "CompressionFormat": "UNCOMPRESSED"}, desired)
+    assert s3_destination.destination_differs({**current, "ProcessingConfiguration": {"Enabled": False}}, desired)
+    assert s3_destination.destination_differs(None, desired)
 
 
 def test_firehose_source_change_is_named():
@@ -181,9 +183,9 @@ def test_firehose_source_change_is_named():
         "Source": {"KinesisStreamSourceDescription": {"KinesisStreamARN": "arn:a", "RoleARN": "arn:r"}},
     }
     params = {"source": "kinesis_stream", "kinesis_stream_arn": "arn:b", "source_role_arn": "arn:r"}
-    assert firehose.source_problem(description, params) == "source stream arn:a -> arn:b"
-    assert firehose.source_problem(description, {**params, "kinesis_stream_arn": "arn:a"}) is None
-    assert "source type" in firehose.source_problem(description, {**params, "source": "direct_put"})
+    assert kinesis_source.source_problem(description, params) == "source stream arn:a -> arn:b"
+    assert kinesis_source.source_problem(description, {**params, "kinesis_stream_arn": "arn:a"}) is None
+    assert "source type" in kinesis_source.source_problem(description, {**params, "source": "direct_put"})
 
 
 # ------------------------------------------------------------------ DMS instance and endpoint
@@ -311,14 +313,14 @@ class FakeDMS:
 )
 def test_run_state_branches_on_the_current_status(status, started_before, run_state, actions):
     client = FakeDMS()
-    runner = task.Runner(FakeModule(), client)
+    runner = task_lifecycle.Runner(FakeModule(), client)
     current = {
         "Status": status,
         "ReplicationTaskArn": "arn:t",
         "ReplicationTaskStartDate": "x" if started_before else None,
     }
 
-    task.apply_run_state(runner, current, run_state, "t")
+    task_lifecycle.apply_run_state(runner, current, run_state, "t")
 
     assert runner.actions == actions
     assert len(client.calls) == len(actions)
@@ -326,23 +328,23 @@ def test_run_state_branches_on_the_current_status(status, started_before, run_st
 
 @pytest.mark.parametrize("run_state", ["resumed", "reloaded"])
 def test_a_task_that_never_ran_cannot_be_resumed_or_reloaded(run_state):
-    runner = task.Runner(FakeModule(), FakeDMS())
+    runner = task_lifecycle.Runner(FakeModule(), FakeDMS())
     with pytest.raises(RuntimeError, match="never ran"):
-        task.apply_run_state(runner, {"Status": "ready", "ReplicationTaskArn": "arn:t"}, run_state, "t")
+        task_lifecycle.apply_run_state(runner, {"Status": "ready", "ReplicationTaskArn": "arn:t"}, run_state, "t")
 
 
 def test_finished_full_load_counts_as_started_and_check_mode_calls_nothing():
     client = FakeDMS()
-    runner = task.Runner(FakeModule(check_mode=True), client)
+    runner = task_lifecycle.Runner(FakeModule(check_mode=True), client)
     finished = {
         "Status": "stopped",
         "StopReason": "Stop Reason FULL_LOAD_ONLY_FINISHED",
         "ReplicationTaskArn": "a",
         "ReplicationTaskStartDate": "x",
     }
-    task.apply_run_state(runner, finished, "started", "t")
+    task_lifecycle.apply_run_state(runner, finished, "started", "t")
     assert runner.actions == []
-    task.apply_run_state(runner, {"Status": "ready", "ReplicationTaskArn": "a"}, "started", "t")
+    task_lifecycle.apply_run_state(runner, {"Status": "ready", "ReplicationTaskArn": "a"}, "started", "t")
     assert runner.actions == ["start-replication"] and client.calls == []
 
 
@@ -352,13 +354,15 @@ def test_task_settings_are_compared_on_the_keys_given_and_merged():
         "ReplicationTaskSettings": '{"Logging": {"EnableLogging": true, "LogComponents": []}, "TargetMetadata": {}}',
     }
     params = {"table_mappings": {"rules": [{"rule-id": "1"}]}, "task_settings": {"Logging": {"EnableLogging": True}}}
-    assert task.mutable_changes(current, params) == {}
-    changes = task.mutable_changes(current, {**params, "task_settings": {"Logging": {"EnableLogging": False}}})
+    assert task_definition.mutable_changes(current, params) == {}
+    changes = task_definition.mutable_changes(
+        current, {**params, "task_settings": {"Logging": {"EnableLogging": False}}}
+    )
     assert json.loads(changes["ReplicationTaskSettings"]) == {
         "Logging": {"EnableLogging": False, "LogComponents": []},
         "TargetMetadata": {},
     }
-    assert "TableMappings" in task.mutable_changes(current, {**params, "table_mappings": {"rules": []}})
+    assert "TableMappings" in task_definition.mutable_changes(current, {**params, "table_mappings": {"rules": []}})
 
 
 # ------------------------------------------------------------------ Glue crawler run
