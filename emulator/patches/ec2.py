@@ -24,6 +24,29 @@ def ec2_nat_gateway_tag_resource_type() -> None:
 
 
 # --------------------------------------------------------------------------
+# EC2 network ACLs: the network-acl-id filter
+# --------------------------------------------------------------------------
+# AWS DescribeNetworkAcls takes the filter ``network-acl-id`` (documented with
+# the API). moto does not know it and answers 500 (FilterNotImplementedError),
+# and amazon.aws.ec2_vpc_nacl looks a NACL given by ``nacl_id`` up with it: the
+# network role empties the VPC's default NACL and teardown deletes the tier
+# NACLs that way. The filter matches the NACL's id.
+@_patch
+def ec2_network_acl_id_filter() -> None:
+    """DescribeNetworkAcls filters by network-acl-id."""
+    from moto.ec2.models.network_acls import NetworkAcl
+
+    get_filter_value = NetworkAcl.get_filter_value
+
+    def with_id_filter(self: Any, filter_name: str, method_name: str | None = None) -> Any:
+        if filter_name == "network-acl-id":
+            return self.id
+        return get_filter_value(self, filter_name, method_name)
+
+    NetworkAcl.get_filter_value = with_id_filter
+
+
+# --------------------------------------------------------------------------
 # Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): NAT gateway times
 # --------------------------------------------------------------------------
 # AWS: a new NAT gateway is ``pending`` for minutes, then ``available``;
