@@ -24,6 +24,57 @@ def ec2_nat_gateway_tag_resource_type() -> None:
 
 
 # --------------------------------------------------------------------------
+# EC2 network ACLs: the network-acl-id filter
+# --------------------------------------------------------------------------
+# AWS DescribeNetworkAcls takes the filter ``network-acl-id`` (documented with
+# the API). moto does not know it and answers 500 (FilterNotImplementedError),
+# and amazon.aws.ec2_vpc_nacl looks a NACL given by ``nacl_id`` up with it: the
+# network role empties the VPC's default NACL and teardown deletes the tier
+# NACLs that way. The filter matches the NACL's id.
+@_patch
+def ec2_network_acl_id_filter() -> None:
+    """DescribeNetworkAcls filters by network-acl-id."""
+    from moto.ec2.models.network_acls import NetworkAcl
+
+    get_filter_value = NetworkAcl.get_filter_value
+
+    def with_id_filter(self: Any, filter_name: str, method_name: str | None = None) -> Any:
+        if filter_name == "network-acl-id":
+            return self.id
+        return get_filter_value(self, filter_name, method_name)
+
+    NetworkAcl.get_filter_value = with_id_filter
+
+
+# --------------------------------------------------------------------------
+# EC2 DeleteVpc and network ACLs
+# --------------------------------------------------------------------------
+# AWS DeleteVpc refuses a VPC that still has network ACLs other than its
+# default one (DependencyViolation: "delete all ... network ACLs (except the
+# default ones)"), and the default NACL goes with the VPC. moto deleted the VPC
+# whatever NACLs it had and left all of them behind, default included: a
+# teardown that forgot the tier NACLs passed, and every VPC left a NACL.
+@_patch
+def ec2_delete_vpc_network_acls() -> None:
+    """DeleteVpc refuses non-default NACLs and removes the default one."""
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models import EC2Backend
+
+    delete_vpc = EC2Backend.delete_vpc
+
+    def with_network_acls(self: Any, vpc_id: str) -> Any:
+        nacls = [n for n in self.network_acls.values() if n.vpc_id == vpc_id]
+        if any(not n.default for n in nacls):
+            raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+        vpc = delete_vpc(self, vpc_id)
+        for nacl in nacls:
+            self.network_acls.pop(nacl.id, None)
+        return vpc
+
+    EC2Backend.delete_vpc = with_network_acls
+
+
+# --------------------------------------------------------------------------
 # Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): NAT gateway times
 # --------------------------------------------------------------------------
 # AWS: a new NAT gateway is ``pending`` for minutes, then ``available``;

@@ -39,6 +39,8 @@ def test_every_patch_is_registered_and_applied_once():
         "rds_parameter_group_not_found",
         "s3_bucket_policy_transport_conditions",
         "ec2_nat_gateway_tag_resource_type",
+        "ec2_network_acl_id_filter",
+        "ec2_delete_vpc_network_acls",
         "athena_work_group_not_found",
         "athena_update_work_group",
         "glue_last_crawl_status_names",
@@ -489,3 +491,24 @@ def test_key_state_calls_take_the_key_arn(aws):
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
     kms.cancel_key_deletion(KeyId=arn)
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+def test_network_acls_filter_by_their_id(aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    found = ec2.describe_network_acls(Filters=[{"Name": "network-acl-id", "Values": [nacl]}])["NetworkAcls"]
+    assert [n["NetworkAclId"] for n in found] == [nacl]
+    assert ec2.describe_network_acls(Filters=[{"Name": "network-acl-id", "Values": ["acl-0"]}])["NetworkAcls"] == []
+
+
+def test_a_vpc_goes_only_without_its_own_network_acls_and_takes_the_default_one(aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    with pytest.raises(ClientError) as err:
+        ec2.delete_vpc(VpcId=vpc)
+    assert err.value.response["Error"]["Code"] == "DependencyViolation"
+    ec2.delete_network_acl(NetworkAclId=nacl)
+    ec2.delete_vpc(VpcId=vpc)
+    assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"] == []

@@ -343,4 +343,72 @@ def flow_log_role(ctx):
     return compare(want, got)
 
 
-CHECKS = (vpc_and_subnets, routes, endpoints, endpoint_policies, security_groups, flow_logs, flow_log_role)
+# The ports prowler asks about (ec2_networkacl_allow_ingress_*): SSH, RDP, and every port (protocol -1).
+EXPOSED_PORTS = (("tcp", 22), ("tcp", 3389), ("all", None))
+_PROTOCOLS = {"-1": "all", "6": "tcp", "17": "udp", "1": "icmp"}
+
+
+def _entry_matches(entry, protocol, port):
+    proto = _PROTOCOLS.get(str(entry.get("Protocol")), str(entry.get("Protocol")))
+    if proto == "all":
+        return True
+    if protocol == "all" or proto != protocol:
+        return False
+    ports = entry.get("PortRange") or {}
+    return ports.get("From", 0) <= port <= ports.get("To", 65535)
+
+
+def nacl_internet_exposure(entries):
+    """What a NACL's ingress entries let in from 0.0.0.0/0 or ::/0 of ``EXPOSED_PORTS``: the first matching entry
+    (lowest rule number) decides, as AWS evaluates them. Empty list: nothing exposed."""
+    exposed = []
+    for family, anywhere in (("CidrBlock", ANYWHERE), ("Ipv6CidrBlock", "::/0")):
+        ingress = sorted(
+            (e for e in entries if not e.get("Egress") and e.get(family) == anywhere), key=lambda e: e["RuleNumber"]
+        )
+        for protocol, port in EXPOSED_PORTS:
+            first_match = next((e for e in ingress if _entry_matches(e, protocol, port)), None)
+            if first_match and first_match.get("RuleAction") == "allow":
+                what = "every port" if port is None else f"{protocol}/{port}"
+                exposed.append(f"{what} from {anywhere} (rule {first_match['RuleNumber']})")
+    return exposed
+
+
+@check("each subnet uses its tier's network ACL; no NACL of the VPC (the default one too) admits 22, 3389 or all ports")
+def network_acls(ctx):
+    vpc_id = _vpc(ctx)["VpcId"]
+    prefix = ctx.name("prefix")
+    nacls = _in_vpc(ctx, "describe_network_acls", "NetworkAcls", vpc_id)
+    subnets = _in_vpc(ctx, "describe_subnets", "Subnets", vpc_id)
+    by_name = {tag_dict(n.get("Tags")).get("Name"): n for n in nacls if not n.get("IsDefault")}
+    got, want = {}, {}
+    for tier in ("private", "public"):
+        nacl = by_name.get(f"{prefix}-{tier}") or {"Associations": [], "NetworkAclId": "missing"}
+        got[f"{tier}_subnets"] = sorted(a["SubnetId"] for a in nacl["Associations"] if a.get("SubnetId"))
+        want[f"{tier}_subnets"] = sorted(s["SubnetId"] for s in _tier(subnets, tier))
+    default = [n for n in nacls if n.get("IsDefault")]
+    got["default_subnets"] = sorted(a["SubnetId"] for n in default for a in n["Associations"] if a.get("SubnetId"))
+    want["default_subnets"] = []
+    if ctx.want("restrict_default_nacl", True):
+        got["default_allows"] = sorted(
+            e["RuleNumber"] for n in default for e in n["Entries"] if e.get("RuleAction") == "allow"
+        )
+        want["default_allows"] = []
+    exposure = {
+        tag_dict(n.get("Tags")).get("Name") or n["NetworkAclId"]: nacl_internet_exposure(n["Entries"]) for n in nacls
+    }
+    got["exposed"] = {name: found for name, found in exposure.items() if found}
+    want["exposed"] = {}
+    return compare(want, got)
+
+
+CHECKS = (
+    vpc_and_subnets,
+    routes,
+    endpoints,
+    endpoint_policies,
+    security_groups,
+    network_acls,
+    flow_logs,
+    flow_log_role,
+)

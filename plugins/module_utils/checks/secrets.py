@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 from ansible_collections.smartstream.pipeline.plugins.module_utils.checks.common import (
+    as_list,
     check,
     compare,
     first,
+    statements,
     tag_problems,
 )
 
@@ -115,4 +117,88 @@ def rotation_succeeded(ctx):
     return _each_rotated_secret(ctx, problem_of, "rotated")
 
 
-CHECKS = (credentials, endpoint, source_endpoint_secret, rotation_configured, rotation_succeeded)
+def _lower_keys(condition):
+    return {op: {k.lower(): v for k, v in (pairs or {}).items()} for op, pairs in (condition or {}).items()}
+
+
+def _everyone(principal):
+    return principal == "*" or (isinstance(principal, dict) and as_list(principal.get("AWS", [])) == ["*"])
+
+
+def secret_policy_problems(document, arn, required, allowed):
+    """What is wrong with a secret's resource policy: it must deny every Secrets Manager action to every
+    principal whose aws:PrincipalArn is not listed (one StringNotEquals condition, nothing else, as prowler's
+    secretsmanager_has_restrictive_resource_policy reads it), list only ``allowed`` principals and every
+    ``required`` one (else they are locked out), and allow nothing to anyone. Empty list: as it should be."""
+    if not document:
+        return ["no resource policy"]
+    problems, guards = [], []
+    for st in statements(document):
+        sid = st.get("Sid", "?")
+        if st.get("Effect") == "Allow":
+            problems.append(f"{sid}: allows {st.get('Principal')}")
+            continue
+        actions = as_list(st.get("Action", []))
+        resources = as_list(st.get("Resource", []))
+        condition = _lower_keys(st.get("Condition"))
+        if (
+            _everyone(st.get("Principal"))
+            and any(a in ("*", "secretsmanager:*") for a in actions)
+            and all(r in ("*", arn) for r in resources)
+            and list(condition) == ["StringNotEquals"]
+            and list(condition["StringNotEquals"]) == ["aws:principalarn"]
+        ):
+            guards.append(sorted(as_list(condition["StringNotEquals"]["aws:principalarn"])))
+    if not guards:
+        return [*problems, "no Deny of secretsmanager:* to every principal outside a list of aws:PrincipalArn"]
+    listed = set(guards[0])
+    outside = sorted(listed - set(allowed))
+    locked_out = sorted(set(required) - listed)
+    if outside:
+        problems.append(f"lets in principals outside the platform's: {outside}")
+    if locked_out:
+        problems.append(f"locks out: {locked_out}")
+    return problems
+
+
+def _deployer(ctx, iam):
+    """The deploying principal as aws:PrincipalArn names it: expected, else the caller of the check."""
+    given = ctx.want("policy_deployer_arn", "")
+    if given:
+        return given
+    caller = ctx.client("sts").get_caller_identity()["Arn"]
+    partition_account = caller.split(":")[1], caller.split(":")[4]
+    if ":assumed-role/" in caller:
+        return iam.format(*partition_account, "role/" + caller.split("/")[1])
+    if ":sts::" in caller and ":user/" in caller:
+        return iam.format(*partition_account, caller.split(":", 5)[5])
+    return caller
+
+
+@check("each secret's resource policy denies every principal but the deployer, the rotation role (and DMS's)")
+def resource_policies(ctx):
+    if not ctx.want("resource_policy", True):
+        return True, "not asked for (secrets_resource_policy: false)"
+    sm = ctx.client("secretsmanager")
+    iam = "arn:{}:iam::{}:{}"
+    partition = sm.describe_secret(SecretId=ctx.name("secret"))["ARN"].split(":")[1]
+    role = iam.format(partition, ctx.name("account_id"), "role/{}")
+    functions = ctx.client("lambda").list_functions().get("Functions", [])
+    rotation = [f["Role"] for f in functions if f["FunctionName"] == ctx.name("rotation_function")]
+    common = [_deployer(ctx, iam), rotation[0] if rotation else role.format(ctx.name("rotation_function"))]
+    extra = ctx.want("policy_principal_arns", [])
+    required = {
+        ctx.name("secret"): common,
+        ctx.name("replication_secret"): [*common, role.format(ctx.name("dms_role"))],
+    }
+    problems = {}
+    for name, needed in required.items():
+        arn = sm.describe_secret(SecretId=name)["ARN"]
+        document = sm.get_resource_policy(SecretId=name).get("ResourcePolicy")
+        found = secret_policy_problems(document, arn, needed, needed + extra)
+        if found:
+            problems[name] = found
+    return not problems, problems or {"restricted": list(required)}
+
+
+CHECKS = (credentials, endpoint, source_endpoint_secret, rotation_configured, rotation_succeeded, resource_policies)

@@ -81,6 +81,72 @@ def build_flow_logs(vpc: str) -> str:
     )["FlowLogIds"][0]
 
 
+# The network ACLs as roles/network/vars/main.yml writes them: (number, protocol, cidr, from, to).
+NACL_RULES = {
+    "private": {
+        "ingress": [
+            (100, "6", "10.20.0.0/16", 443, 443),
+            (110, "6", "10.20.0.0/16", 5432, 5432),
+            (120, "6", "10.20.0.0/16", 1024, 65535),
+            (130, "17", "10.20.0.2/32", 1024, 65535),
+            (900, "6", "0.0.0.0/0", 1024, 3388),
+            (910, "6", "0.0.0.0/0", 3390, 65535),
+        ],
+        "egress": [
+            (100, "6", "0.0.0.0/0", 443, 443),
+            (110, "6", "10.20.0.0/16", 5432, 5432),
+            (120, "6", "10.20.0.0/16", 1024, 65535),
+            (130, "17", "10.20.0.2/32", 53, 53),
+            (140, "6", "10.20.0.2/32", 53, 53),
+        ],
+    },
+    "public": {
+        "ingress": [
+            (100, "6", "10.20.0.0/16", 443, 443),
+            (900, "6", "0.0.0.0/0", 1024, 3388),
+            (910, "6", "0.0.0.0/0", 3390, 65535),
+        ],
+        "egress": [(100, "6", "0.0.0.0/0", 443, 443), (110, "6", "10.20.0.0/16", 1024, 65535)],
+    },
+}
+
+
+def add_nacl_entry(nacl: str, egress: bool, number: int, protocol: str, cidr: str, low: int, high: int, action="allow"):
+    family = {"Ipv6CidrBlock": cidr} if ":" in cidr else {"CidrBlock": cidr}
+    ports = {} if protocol == "-1" else {"PortRange": {"From": low, "To": high}}
+    client("ec2").create_network_acl_entry(
+        NetworkAclId=nacl, RuleNumber=number, Protocol=protocol, RuleAction=action, Egress=egress, **family, **ports
+    )
+
+
+def build_nacls(vpc: str, subnets: dict[str, list[str]]) -> dict[str, str]:
+    """A NACL per tier associated with its subnets, and the default NACL emptied, as the role does."""
+    ec2 = client("ec2")
+    default = ec2.describe_network_acls(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "default", "Values": ["true"]}]
+    )["NetworkAcls"][0]
+    nacls = {"default": default["NetworkAclId"]}
+    for tier, rules in NACL_RULES.items():
+        nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+        ec2.create_tags(Resources=[nacl], Tags=tags(f"{PREFIX}-{tier}", Tier=tier))
+        for direction, entries in rules.items():
+            for entry in entries:
+                add_nacl_entry(nacl, direction == "egress", *entry)
+        for subnet in subnets[tier]:
+            found = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
+            association = next(
+                a["NetworkAclAssociationId"] for a in found["NetworkAcls"][0]["Associations"] if a["SubnetId"] == subnet
+            )
+            ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=nacl)
+        nacls[tier] = nacl
+    for entry in default["Entries"]:
+        if entry["RuleNumber"] < 32767:
+            ec2.delete_network_acl_entry(
+                NetworkAclId=nacls["default"], RuleNumber=entry["RuleNumber"], Egress=entry["Egress"]
+            )
+    return nacls
+
+
 def tags(name: str, **more: str) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in {**TAGS, "Name": name, **more}.items()]
 
@@ -152,7 +218,9 @@ def build() -> dict[str, Any]:
         PolicyDocument=interface_policy("sts"),
     )["VpcEndpoint"]["VpcEndpointId"]
     flow_log = build_flow_logs(vpc)
+    nacls = build_nacls(vpc, subnets)
     return {
+        "nacls": nacls,
         "vpc": vpc,
         "subnets": subnets,
         "groups": groups,
