@@ -42,9 +42,9 @@ def test_avg_of_a_decimal_as_a_window_and_over_a_cte_and_no_rows():
     assert duck("SELECT avg(s) FROM t WHERE false") == (["DECIMAL(10,2)"], [(None,)])
 
 
-def test_approx_percentile_of_a_decimal_is_a_double():
+def test_approx_percentile_of_a_decimal_is_a_real():
     types, got = duck("SELECT approx_percentile(s, 0.5), approx_percentile(i, 0.5) FROM t WHERE d = 'a'")
-    assert types == ["DOUBLE", "BIGINT"] and isinstance(got[0][0], float) and got[0][1] in (1, 2)
+    assert types == ["FLOAT", "BIGINT"] and isinstance(got[0][0], float) and got[0][1] in (1, 2)
 
 
 def test_the_salary_view_over_decimal_salaries_answers_as_athena_does(lake):  # noqa: F811
@@ -72,13 +72,13 @@ def test_the_salary_view_over_decimal_salaries_answers_as_athena_does(lake):  # 
         "FROM pay GROUP BY department ORDER BY department",
     )
 
-    # Then the average is a decimal(10,2) rounded from the exact 88475.00666.. (88475.01), the median a double
+    # Then the average is a decimal(10,2) rounded from the exact 88475.00666.. (88475.01), the median a real
     assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
     assert rows(lake, execution)[1:] == [["eng", "88475.01", "88475.0"], ["ops", "100.00", "100.0"]]
     info = lake["athena"].get_query_results(QueryExecutionId=execution["QueryExecutionId"])
     columns = {c["Name"]: c for c in info["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]}
     assert (columns["average_salary"]["Type"], columns["average_salary"]["Scale"]) == ("decimal", 2)
-    assert columns["median"]["Type"] == "double"
+    assert columns["median"]["Type"] == "real"
     dropped = run(lake, "DROP TABLE pay")
     assert dropped["Status"]["State"] == "SUCCEEDED", dropped["Status"]
     assert run(lake, "SELECT count(*) FROM pay")["Status"]["StateChangeReason"].startswith("TABLE_NOT_FOUND")

@@ -9,9 +9,11 @@ the platform's views use do not:
   the exact quotient of the sum and the count of the scaled integers, rounded
   half up and cast back to ``decimal(p,s)``, also with DISTINCT and as a
   window function.
-- ``approx_percentile(x, q)`` has no decimal signature in Trino: the decimal
-  is coerced to DOUBLE and so is the answer; DuckDB's ``approx_quantile`` keeps
-  the decimal. The argument is cast to DOUBLE.
+- ``approx_percentile(x, q)`` has no decimal signature in Trino (bigint,
+  real, double): Trino's resolver picks the most specific signature the
+  decimal coerces to, REAL, so the answer is a ``real``
+  (https://github.com/trinodb/trino/issues/23880); DuckDB's
+  ``approx_quantile`` keeps the decimal. The argument and the answer are cast to REAL.
 
 The argument types come from DuckDB itself: the enclosing SELECT, with its
 aggregates' arguments as its only columns, is bound with ``LIMIT 0`` over the
@@ -101,7 +103,8 @@ def trino_result_types(tree: exp.Expression, bind: Callable[[str], list[str]]) -
             if not match:
                 continue
             if isinstance(node, exp.ApproxQuantile):
-                node.set("this", exp.cast(node.this.copy(), "DOUBLE"))
+                node.set("this", exp.cast(node.this.copy(), "FLOAT"))  # DuckDB's FLOAT is the 4-byte REAL
+                node.replace(exp.cast(node.copy(), "FLOAT"))  # DuckDB answers a FLOAT argument with a DOUBLE
                 continue
             window = node.parent if isinstance(node.parent, exp.Window) else None
             replacement = _exact_decimal_avg(node, window, int(match[1]), int(match[2]))
