@@ -30,7 +30,7 @@ import duckdb
 from sqlglot import exp, parse_one
 
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
-_ONE_CLAUSE_AT_A_TIME = ("group", "having", "qualify", "order", "limit", "offset", "distinct", "windows")
+_CLAUSES_THE_PROBE_DROPS = ("group", "having", "qualify", "order", "limit", "offset", "distinct", "windows")
 
 
 def _argument(node: exp.AggFunc) -> tuple[exp.Expression, bool]:
@@ -46,7 +46,7 @@ def _argument_types(
 ) -> list[str] | None:
     """DuckDB's type of each argument, evaluated in the FROM of its SELECT; None when it cannot be bound."""
     probe = select.copy()
-    for clause in _ONE_CLAUSE_AT_A_TIME:
+    for clause in _CLAUSES_THE_PROBE_DROPS:
         probe.set(clause, None)
     probe.set("expressions", [exp.alias_(a.copy(), f"__arg{i}") for i, a in enumerate(args)])
     if select is not tree and tree.args.get("with") is not None and probe.args.get("with") is None:
@@ -88,7 +88,7 @@ def trino_result_types(tree: exp.Expression, bind: Callable[[str], list[str]]) -
 
     ``bind`` takes DuckDB SQL and returns its result's column types as text (``DECIMAL(10,2)``).
     """
-    targets = [n for n in tree.find_all(exp.Avg, exp.ApproxQuantile)]
+    targets = list(tree.find_all(exp.Avg, exp.ApproxQuantile))
     by_select: dict[int, tuple[exp.Select, list[exp.Expression]]] = {}
     for node in targets:
         select = node.find_ancestor(exp.Select)
