@@ -11,13 +11,6 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 INVENTORY ?= inventories/local
 STAMP    := $(VENV)/.installed
-# FAST=1: playbooks run with mitogen's linear strategy (opt-in; README,
-# "Faster converges"): modules run in one persistent interpreter instead of a
-# new Python process per task.
-ifeq ($(FAST),1)
-export ANSIBLE_STRATEGY_PLUGINS := $(CURDIR)/$(VENV)/lib/python3.11/site-packages/ansible_mitogen/plugins/strategy
-export ANSIBLE_STRATEGY := mitogen_linear
-endif
 
 .PHONY: help venv deps up down reset env status demo converge teardown check-mode \
         lint pytest sanity build molecule test clean lock bench bench-e2e bench-deploy

@@ -4,8 +4,10 @@ Measures, in one run, against a fresh emulator state (restarted, then reset):
 
 1. instant mode (the emulator as `make up` starts it): a cold `site.yml` (wall
    time), a no-op `site.yml` right after (wall time; must report changed=0 in
-   the recap) and the ratio no-op / cold, the same no-op under the opt-in
-   mitogen strategy (`FAST=1`); then `teardown.yml` (wall time);
+   the recap) and the ratio no-op / cold, where the no-op's time goes (module
+   tasks, distinct modules, other tasks), and the same no-op with the plain
+   `local` connection instead of the inventory's `warm_local`, for
+   reference; then `teardown.yml` (wall time);
 2. slow mode (the emulator restarted with SMARTSTREAM_EMULATOR_SLOW=60, fresh
    state: RDS, DMS, Firehose, Kinesis, NAT and Lambda's VPC ENIs take AWS's
    times / 60, see emulator/slow.py): a cold `site.yml` and then
@@ -54,13 +56,13 @@ SLOW_SCALE = os.environ.get("BENCH_SLOW_SCALE", "60")
 ANSIBLE_PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
 GOAL = 1.15
 NOOP_GOAL_S, NOOP_GOAL_RATIO = 15.0, 0.3
-# `make ... FAST=1`: the same playbook under mitogen's strategy (see the Makefile)
-FAST_ENV = {
-    "ANSIBLE_STRATEGY": "mitogen_linear",
-    "ANSIBLE_STRATEGY_PLUGINS": str(
-        ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "ansible_mitogen" / "plugins" / "strategy"
-    ),
-}
+# The reference no-op: every module a new Python process (ansible.builtin.local)
+PLAIN_LOCAL = ["-e", "ansible_connection=local"]
+# Actions that run on the controller alone (no module process)
+CONTROLLER_ACTIONS = {
+    "set_fact", "assert", "debug", "include_tasks", "import_tasks", "include_role", "import_role", "meta",
+    "include_vars", "fail", "validate_argument_spec", "pause", "add_host", "group_by",
+}  # fmt: skip
 
 LAYERS = (
     "network",
@@ -116,7 +118,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._close()
-        self._current = {"name": task.get_name(), "layer": _layer(task), "start": time.time()}
+        self._current = {"name": task.get_name(), "layer": _layer(task), "action": task.action, "start": time.time()}
 
     v2_playbook_on_handler_task_start = v2_playbook_on_task_start
 
@@ -141,12 +143,11 @@ def fresh_emulator(slow_scale: str | None) -> None:
     localenv("reset", slow_scale)
 
 
-def run_playbook(playbook: str, label: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_playbook(playbook: str, label: str, args: list[str] | None = None) -> dict[str, Any]:
     """Run a playbook; its wall time, recap and per-task timings (it must not fail)."""
     log, timings = WORK / f"{label}.log", WORK / f"{label}.tasks.jsonl"
     env = {
         **os.environ,
-        **(extra_env or {}),
         "ANSIBLE_CALLBACK_PLUGINS": str(WORK / "callback_plugins"),
         "ANSIBLE_CALLBACKS_ENABLED": "bench_timings",
         "BENCH_TIMINGS_FILE": str(timings),
@@ -155,7 +156,11 @@ def run_playbook(playbook: str, label: str, extra_env: dict[str, str] | None = N
     start = time.time()
     with log.open("w") as out:
         proc = subprocess.run(
-            [ANSIBLE_PLAYBOOK, playbook, "-i", INVENTORY], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [ANSIBLE_PLAYBOOK, playbook, "-i", INVENTORY, *(args or [])],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     wall = time.time() - start
     recap = parse_recap(log.read_text())
@@ -273,6 +278,17 @@ def chain(slow: dict[str, Any], instant: dict[str, Any], graph: dict[str, Any], 
     }
 
 
+def noop_split(tasks: list[dict[str, Any]]) -> str:
+    """Where a run's time went: tasks that run a module (and how many distinct ones) and the others."""
+    modules = [t for t in tasks if t.get("action", "").rsplit(".", 1)[-1] not in CONTROLLER_ACTIONS]
+    others = [t for t in tasks if t not in modules]
+    spent = lambda group: sum(t["end"] - t["start"] for t in group)  # noqa: E731
+    return (
+        f"module tasks {len(modules)} ({len({t['action'] for t in modules})} distinct modules) {spent(modules):.1f} s,"
+        f" controller-only tasks {len(others)} {spent(others):.1f} s"
+    )
+
+
 def summary(results: dict[str, Any]) -> str:
     inst, slow = results["instant"], results["slow"]
     lines = [
@@ -281,9 +297,9 @@ def summary(results: dict[str, Any]) -> str:
         f"instant  cold site.yml      {inst['cold']['wall_s']:7.1f} s",
         f"instant  no-op site.yml     {inst['noop']['wall_s']:7.1f} s   changed={inst['noop']['recap'].get('changed')}"
         f"   no-op / cold = {inst['noop_over_cold']:.2f}",
-        f"instant  no-op, FAST=1      {inst['noop_fast']['wall_s']:7.1f} s   changed={inst['noop_fast']['recap'].get('changed')}"
-        f"   no-op / cold = {inst['noop_fast_over_cold']:.2f}   (mitogen_linear; goal <= {NOOP_GOAL_S:.0f} s and"
-        f" <= {NOOP_GOAL_RATIO})",
+        f"         (goal <= {NOOP_GOAL_S:.0f} s and <= {NOOP_GOAL_RATIO} x cold) " + noop_split(inst["noop"]["tasks"]),
+        f"instant  no-op, plain local {inst['noop_plain']['wall_s']:7.1f} s   changed={inst['noop_plain']['recap'].get('changed')}"
+        f"   (ansible_connection=local: a new Python per module, for reference)",
         f"instant  teardown.yml       {inst['teardown']['wall_s']:7.1f} s",
     ]
     for label in ("cold", "teardown"):
@@ -309,15 +325,15 @@ def main() -> None:
     fresh_emulator(None)
     cold = run_playbook("playbooks/site.yml", "instant-cold")
     noop = run_playbook("playbooks/site.yml", "instant-noop")
-    noop_fast = run_playbook("playbooks/site.yml", "instant-noop-fast", FAST_ENV)
-    for run in (noop, noop_fast):
+    noop_plain = run_playbook("playbooks/site.yml", "instant-noop-plain-local", PLAIN_LOCAL)
+    for run in (noop, noop_plain):
         if run["recap"].get("changed", -1) != 0:
             print(f"!! a no-op run changed {run['recap'].get('changed')} task(s): not idempotent", flush=True)
     teardown = run_playbook("playbooks/teardown.yml", "instant-teardown")
     results["instant"] = {
-        "cold": cold, "noop": noop, "noop_fast": noop_fast, "teardown": teardown,
+        "cold": cold, "noop": noop, "noop_plain": noop_plain, "teardown": teardown,
         "noop_over_cold": round(noop["wall_s"] / cold["wall_s"], 3),
-        "noop_fast_over_cold": round(noop_fast["wall_s"] / cold["wall_s"], 3),
+        "noop_plain_over_cold": round(noop_plain["wall_s"] / cold["wall_s"], 3),
     }  # fmt: skip
 
     fresh_emulator(SLOW_SCALE)

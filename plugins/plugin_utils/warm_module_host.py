@@ -1,0 +1,256 @@
+# Copyright (c) 2026 smartstream contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A module host: runs pipelined AnsiballZ payloads in forks of one warm interpreter.
+
+Used by the ``smartstream.pipeline.warm_local`` connection. Every AWS module
+task on the controller otherwise starts a new Python, imports boto3 (~0.2 s)
+and parses botocore's JSON data files for its client (~0.15 s) before its
+first API call; a no-op converge pays that ~130 times. This host is started
+once per ``ansible-playbook`` run, imports boto3 and loads the data files of
+the platform's services once, then runs each payload in a fork of itself:
+
+* the fork is a fresh process per module run, as a subprocess is: its exit,
+  globals, signals, environment and working directory die with it, and it
+  gets the worker's environment and working directory, an empty stdin and its
+  own stdout/stderr, which are sent back with the exit status;
+* the payload is the same AnsiballZ wrapper the local connection would pipe
+  to ``python``, run as ``__main__``;
+* one named change to botocore, in this host only: sessions share one data
+  loader per data path (``botocore.session.create_loader`` memoised), so a
+  module's client finds the service model already parsed. The data files are
+  read-only and botocore already shares them between clients of one session.
+
+The host serves one controller: it listens on a Unix socket in a directory
+only its user can enter and exits when the controller process is gone or it
+has been idle for ``IDLE_EXIT_S``.
+
+This file is run as a script (``python warm_module_host.py SOCKET PID``) and
+imports nothing from the collection, so that it starts without a collection
+loader.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import time
+import traceback
+import types
+
+IDLE_EXIT_S = 900
+# The services of the platform; their data files are parsed before the host
+# listens. Any other service still works and is parsed in its module's fork.
+WARM_SERVICES = (
+    "athena",
+    "cloudwatch",
+    "dms",
+    "ec2",
+    "events",
+    "firehose",
+    "glue",
+    "iam",
+    "kinesis",
+    "kms",
+    "lambda",
+    "logs",
+    "rds",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "sts",
+)
+_HEADER = struct.Struct("!Q")
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(_HEADER.pack(len(payload)) + payload)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    size = _HEADER.unpack(_recv_exact(sock, _HEADER.size))[0]
+    return _recv_exact(sock, size)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ConnectionError("module host closed the connection")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def warm_up() -> None:
+    """Import boto3 and parse the platform's service data once, before forking."""
+    import botocore.loaders
+    import botocore.session
+
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+    create_loader = botocore.loaders.create_loader
+
+    def shared_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
+
+    import boto3
+    from ansible.module_utils import basic  # noqa: F401  (the wrapper's first import)
+    from ansible.module_utils._internal._ansiballz import _loader  # noqa: F401
+
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    for service in WARM_SERVICES:
+        session.client(service)
+
+
+def run_payload(request: dict, code: bytes) -> tuple[int, bytes, bytes]:
+    """Fork, run the wrapper in the child as a fresh ``__main__``, return (rc, stdout, stderr)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:  # the module's process
+            status = 1
+            try:
+                status = _child(request, code, out, err)
+            finally:
+                os._exit(status)
+        wait_status = os.waitpid(pid, 0)[1]
+        out.seek(0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(wait_status), out.read(), err.read()
+
+
+def _child(request: dict, code: bytes, out, err) -> int:
+    for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGALRM):
+        signal.signal(signum, signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out.fileno(), 1)
+    os.dup2(err.fileno(), 2)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    os.umask(request["umask"])
+    # Fresh streams on the redirected descriptors, as a new interpreter has.
+    encoding = getattr(sys.__stdout__, "encoding", None) or "utf-8"
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding=encoding)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=encoding)
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding=encoding, errors="backslashreplace", line_buffering=True
+    )
+    sys.argv = [request["interpreter"]]
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = __builtins__
+    sys.modules["__main__"] = main
+    status = 0
+    try:
+        exec(compile(code, "<AnsiballZ>", "exec"), main.__dict__)  # the payload, as `python -` runs it
+    except SystemExit as ex:
+        status = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
+        if ex.code is not None and not isinstance(ex.code, int):
+            print(ex.code, file=sys.stderr)
+    except BaseException:  # what an uncaught exception does to `python -`
+        traceback.print_exc()
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a stream the payload closed: nothing left to flush
+            stream.flush()
+    return status
+
+
+def serve(path: str, controller_pid: int) -> None:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    tmp = f"{path}.{os.getpid()}"
+    listener.bind(tmp)
+    os.chmod(tmp, 0o600)
+    listener.listen(64)
+    os.replace(tmp, path)  # the socket appears only once the host is warm and listening
+    signal.signal(signal.SIGCHLD, _reap)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    last = time.monotonic()
+    try:
+        while _alive(controller_pid) and time.monotonic() - last < IDLE_EXIT_S:
+            if not selector.select(timeout=1.0):
+                continue
+            conn = listener.accept()[0]
+            last = time.monotonic()
+            if os.fork() == 0:  # one handler per connection; the loop goes on accepting
+                listener.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os._exit(_handle(conn))
+            conn.close()
+    finally:
+        base = path[: -len(".sock")]
+        for leftover in (path, f"{base}.lock", f"{base}.log"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+
+
+def _handle(conn: socket.socket) -> int:
+    try:
+        request = json.loads(recv_frame(conn))
+        code = recv_frame(conn)
+        rc, out, err = run_payload(request, code)
+        send_frame(conn, json.dumps({"rc": rc}).encode())
+        send_frame(conn, out)
+        send_frame(conn, err)
+        return 0
+    except Exception:  # the client sees the connection closed and says so
+        return 1
+    finally:
+        conn.close()
+
+
+def _reap(signum, frame) -> None:
+    while True:
+        try:
+            pid = os.waitpid(-1, os.WNOHANG)[0]
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _alive(pid: int) -> bool:
+    """Whether the controller still runs: a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def main(argv: list[str]) -> int:
+    path, controller_pid = argv[1], int(argv[2])
+    # Run as a script, this file's folder heads sys.path; a module must not see it.
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
+    warm_up()
+    serve(path, controller_pid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

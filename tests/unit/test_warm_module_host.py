@@ -1,0 +1,91 @@
+"""The warm module host runs a payload as `python -` would: its own exit, output, environment and globals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+from ansible_collections.smartstream.pipeline.plugins.plugin_utils import warm_module_host as host
+
+
+def run(code: str, **request):
+    base = {"env": {"WARM": "yes"}, "cwd": "/", "umask": 0o027, "interpreter": sys.executable}
+    return host.run_payload({**base, **request}, code.encode())
+
+
+def test_output_and_exit_status_are_the_payloads():
+    rc, out, err = run("import sys\nprint('{\"changed\": false}')\nprint('warn', file=sys.stderr)\nsys.exit(0)")
+    assert (rc, out, err) == (0, b'{"changed": false}\n', b"warn\n")
+
+
+@pytest.mark.parametrize(
+    ("code", "rc"),
+    [
+        ("import sys; sys.exit(3)", 3),
+        ("import os; os._exit(5)", 5),
+        ("pass", 0),
+        ("import sys; sys.exit('fatal')", 1),
+        (f"import os; os.kill(os.getpid(), {int(signal.SIGKILL)})", -signal.SIGKILL),
+    ],
+)
+def test_every_way_of_ending_gives_the_status_a_subprocess_would(code, rc):
+    assert run(code)[0] == rc
+
+
+def test_an_uncaught_exception_is_status_1_with_its_traceback():
+    rc, _, err = run("raise ValueError('boom')")
+    assert rc == 1
+    assert b"ValueError: boom" in err
+
+
+def test_the_request_sets_environment_cwd_umask_stdin_and_argv(tmp_path):
+    code = (
+        "import json, os, sys\n"
+        "mask = os.umask(0); os.umask(mask)\n"
+        "print(json.dumps([os.environ.get('WARM'), os.environ.get('HOME'), os.getcwd(), mask, sys.stdin.read(), sys.argv]))"
+    )
+    rc, out, _ = run(code, cwd=str(tmp_path))
+    assert rc == 0
+    assert json.loads(out) == ["yes", None, str(tmp_path), 0o027, "", [sys.executable]]
+
+
+def test_main_is_a_fresh_module_without_a_file_as_for_a_piped_script():
+    rc, out, _ = run("import __main__\nprint(hasattr(__main__, '__file__'), __name__)")
+    assert (rc, out) == (0, b"False __main__\n")
+
+
+def test_nothing_a_payload_changes_reaches_the_next_one():
+    run("import json\njson.LEAKED = 1\nimport os\nos.environ['LEAK'] = '1'")
+    _, out, _ = run("import json, os\nprint(hasattr(json, 'LEAKED'), 'LEAK' in os.environ)")
+    assert out == b"False False\n"
+    assert not hasattr(json, "LEAKED")
+    assert "LEAK" not in os.environ
+
+
+def test_exit_handlers_of_the_payload_run(tmp_path):
+    marker = tmp_path / "cleaned"
+    rc, _, _ = run(f"import atexit, sys\natexit.register(lambda: open({str(marker)!r}, 'w').close())\nsys.exit(0)")
+    assert rc == 0
+    assert marker.exists()
+
+
+def test_a_zombie_controller_counts_as_gone():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the child has exited (not reaped: a zombie)
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                if stat.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    break
+            time.sleep(0.01)
+        assert not host._alive(pid)
+    finally:
+        os.waitpid(pid, 0)
+    assert host._alive(os.getpid())
+    assert not host._alive(pid)
