@@ -229,7 +229,7 @@ def _day(ts: str) -> str:
         return ts[:10]
     try:
         return parse_utc(ts).date().isoformat()
-    except ValueError:
+    except (ValueError, OverflowError):
         return "invalid"
 
 

@@ -103,6 +103,12 @@ def test_given_a_huge_bad_fragment_then_it_is_kept_in_the_blob_and_referenced():
         (lambda r: r["data"].update(_record_seq=5), "column '_record_seq' collides with a CDC column"),
         (lambda r: r["metadata"].update({"transaction-id": "99"}), "metadata transaction-id: not an integer"),
         (lambda r: r.update({"before-image": [1]}), "before-image not an object"),
+        # years 0001-9999 only, also once a zone is applied (Python and Parquet readers' range)
+        (lambda r: r["metadata"].update({"commit-timestamp": "9999-12-31T23:00:00-05:00"}), "metadata timestamp"),
+        (lambda r: r["metadata"].update({"commit-timestamp": "0001-01-01T00:30:00+01:00"}), "metadata timestamp"),
+        (lambda r: r["data"].update(created_at="9999-12-31T23:00:00-05:00"), "created_at: timestamp out of range"),
+        (lambda r: r["data"].update(created_at="0000-01-01T00:00:00Z"), "created_at: not a timestamp"),
+        (lambda r: r["data"].update(hire_date="0000-01-01"), "hire_date: not a date"),
     ],
 )
 def test_given_one_odd_record_then_only_it_is_quarantined_with_its_reason(spoil, reason):
