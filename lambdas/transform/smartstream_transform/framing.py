@@ -11,7 +11,9 @@ byte range and reason), or whitespace between them.
 After a failure the scanner resynchronises on the next *record boundary*: a
 ``{`` at the start of a line, a ``{`` after a ``}`` (``}{``, ``}\\n{``,
 ``}\\r\\n{``), or a ``{`` that opens a DMS envelope (``{"data":``,
-``{"metadata":``, ...). The bytes from the failure to that boundary are one
+``{"metadata":``, ...). A ``{`` after a ``}`` on the same line counts only
+when what it opens is a DMS envelope: ``"a}{}"`` inside a string of the bad
+record is not a record, and the bad record stays one fragment. The bytes from the failure to that boundary are one
 fragment. A fragment longer than ``INLINE_LIMIT`` is streamed to a spill file,
 so memory holds one buffer plus one record, never a whole bad stretch.
 
@@ -309,7 +311,7 @@ class Framer:
                 pos -= dropped
                 search = candidate - dropped
                 continue
-            if outcome is _BAD or outcome is _MORE:
+            if outcome is _BAD or outcome is _MORE or not _record_start(buf, candidate, match, outcome):
                 search = candidate + 1
                 continue
             value, found = outcome, candidate
@@ -330,6 +332,18 @@ class Framer:
         found_byte = start_byte + size + (found - pos - len(body))  # whitespace is one byte a char
         text = buf[found:end] if value is not _NONE else ""
         return fragment, value, found, text, found_byte
+
+
+_ENVELOPE = frozenset({"data", "metadata", "control", "before-image"})
+
+
+def _record_start(buf: str, candidate: int, match: re.Match[str], value: Any) -> bool:
+    """Whether a value found at a boundary after a failure starts a record. A '{' at a line start or
+    opening a DMS envelope does; a '{' after '}' on the same line may be inside a string of the bad
+    record ("a}{}", "x}{b"), so it does only when the value is a DMS envelope."""
+    if match.group(2) is not None or buf[candidate - 1] == "\n":
+        return True
+    return type(value) is dict and not _ENVELOPE.isdisjoint(value)
 
 
 class _NeedMore(Exception):

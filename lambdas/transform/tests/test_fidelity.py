@@ -65,6 +65,19 @@ def test_given_a_broken_pretty_record_then_every_following_record_is_still_writt
     assert result.totals.read == 16 and result.totals.quarantined == 1
 
 
+@pytest.mark.parametrize("inside", ["x}{}", 'x}{}y}{\\"data\\":1}', 'x} {"a": 1}', 'x}{"b": [1]}'])
+def test_given_a_broken_record_holding_braces_in_a_string_then_it_stays_one_fragment(inside):
+    good = [synthetic.dms_record(person(i), "load", START) for i in (1, 2)]
+    broken = ('{\n    "data": {\n        "id": 99,\n        "first_name": "' + inside + '", "cut').encode()
+
+    result = transform(json.dumps(good[0], indent=4).encode() + broken + json.dumps(good[1], indent=4).encode())
+
+    assert sorted(r["id"] for r in rows(result)) == [1, 2]
+    [entry] = entries(result)  # not one entry per '{...}' found inside the bad record's strings
+    assert entry["record"] == broken.decode()
+    assert result.totals.read == 3 and result.totals.quarantined == 1
+
+
 def test_given_crlf_lines_and_garbage_between_records_then_each_garbage_is_its_own_fragment():
     good = [json.dumps(synthetic.dms_record(person(i), "load", START)).encode() for i in (1, 2, 3)]
     body = good[0] + b"\r\n@@@\r\n" + good[1] + b"}{" + good[2] + b"\r\n"
