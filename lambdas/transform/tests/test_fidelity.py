@@ -236,6 +236,31 @@ def test_given_a_table_without_contract_then_every_file_has_the_same_text_column
     assert values == ["9007199254740993", "text", "1.5"]
 
 
+@pytest.mark.parametrize("column", ["_OP", "DT", "_Record_Seq", "_EXTRA"])
+def test_given_a_column_equal_to_a_cdc_column_but_for_case_then_the_record_is_quarantined(column):
+    # Glue and Athena fold column names to lower case: `_OP` beside `_op` (or `DT` beside the
+    # partition column dt) would make the table unreadable
+    good = synthetic.dms_record({"id": 1, "v": "a"}, "load", START, table="things")
+    odd = synthetic.dms_record({"id": 2, column: "b"}, "load", START, table="things")
+
+    result = transform(synthetic.render([good, odd]))
+
+    assert [r["id"] for r in rows(result)] == ["1"]
+    [entry] = entries(result)
+    assert entry["reason"] == f"column {column!r} collides with a CDC column"
+
+
+@pytest.mark.parametrize("table", [".", ".."])
+def test_given_a_table_named_like_a_path_segment_then_its_records_are_quarantined_not_written(table):
+    odd = synthetic.dms_record({"id": 2}, "load", START, table=table)
+
+    result = transform(synthetic.render([odd, synthetic.dms_record(person(1), "load", START)]))
+
+    assert [o.key.split("/")[1:3] for o in result.outputs] == [["public", "employees"]]
+    [entry] = entries(result)
+    assert entry["reason"].startswith("schema-name/table-name unusable in a key")
+
+
 def test_given_a_create_table_then_its_key_is_used_for_key_changes_of_a_table_without_contract():
     control = synthetic.control_record(START)
     control["metadata"]["table-name"] = "things"
