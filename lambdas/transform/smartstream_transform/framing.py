@@ -305,7 +305,7 @@ class Framer:
                 pos -= dropped
                 continue
             candidate = match.start(1) if match.group(1) is not None else match.start(2)
-            outcome, end, _why = _try(buf, candidate, self.eof)
+            outcome, end = _try_candidate(buf, candidate, self.eof)
             if outcome is _MORE and len(buf) - candidate <= MAX_RECORD_CHARS:
                 dropped = self._refill(pos, want=len(buf) - pos)
                 pos -= dropped
@@ -332,6 +332,36 @@ class Framer:
         found_byte = start_byte + size + (found - pos - len(body))  # whitespace is one byte a char
         text = buf[found:end] if value is not _NONE else ""
         return fragment, value, found, text, found_byte
+
+
+WINDOW = 1024  # a resynchronisation candidate is parsed in a window of this many characters first
+
+
+def _try_candidate(buf: str, pos: int, eof: bool) -> tuple[Any, int]:
+    """``_try`` for a '{' where a record may start after a failure: the same outcome, at a cost of
+    the candidate's own length. (A failed parse of ``buf`` itself costs O(pos): json's error counts
+    the lines before it, so a bad stretch of many candidates, "\\n{" or '{"data":"' over and over,
+    would take quadratic time.) A record opens an object with a key or is ``{}``; a candidate that
+    fails within the window fails the same way in the whole buffer (the last few characters, where a
+    token may be cut, and unterminated strings excepted)."""
+    after = _WS.match(buf, pos + 1).end()
+    if after < len(buf) and buf[after] != '"' and buf[after] != "}":
+        return _BAD, 0
+    if pos + WINDOW < len(buf):
+        try:
+            value, end = _scan(buf[pos : pos + WINDOW], 0)
+        except json.JSONDecodeError as exc:
+            if exc.pos < WINDOW - 6 and not exc.msg.startswith("Unterminated string"):
+                return _BAD, 0
+        except RecursionError:
+            return _BAD, 0
+        except (StopIteration, ValueError):
+            pass
+        else:
+            if type(value) is dict:
+                return value, pos + end
+    outcome, end, _why = _try(buf, pos, eof)
+    return outcome, end
 
 
 _ENVELOPE = frozenset({"data", "metadata", "control", "before-image"})
