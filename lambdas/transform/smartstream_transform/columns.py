@@ -36,7 +36,9 @@ import pyarrow.compute as pc
 
 ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError, UnicodeEncodeError)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# a year from 0001 to 9999 (Python's and Parquet readers' range; RE2 has no look-ahead to say "not 0000")
+YEAR_RE = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+DATE_RE = YEAR_RE + r"-[0-9]{2}-[0-9]{2}"
 TIMESTAMP_RE = DATE_RE + r"[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 _ZONE_RE = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 _DATE = re.compile(DATE_RE)
@@ -124,9 +126,14 @@ def to_timestamp_text(value: Any) -> str:
     if type(value) is not str or not _TIMESTAMP.fullmatch(value):
         raise Violation(f"not a timestamp: {value!r:.40}")
     try:
-        datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise Violation(f"not a valid timestamp: {value!r:.40}") from None
+    try:
+        if parsed.tzinfo is not None:
+            parsed.astimezone(UTC)
+    except OverflowError:  # its zone takes it out of years 0001-9999 in UTC
+        raise Violation(f"timestamp out of range in UTC: {value!r:.40}") from None
     return value if re.search(_ZONE_RE, value) else value + "Z"
 
 
@@ -249,11 +256,25 @@ def _fast_timestamp(values: list[Any]) -> tuple[pa.Array, pa.Array | None]:
     zoned = pc.match_substring_regex(array, _ZONE_RE)
     count = pc.sum(zoned).as_py() or 0
     if count == len(array) - array.null_count:  # all with a zone (a failed cast would cost more than this check)
-        return array.cast(utc), bad
-    if count == 0:  # all without
+        return _in_range(array.cast(utc), bad)
+    if count == 0:  # all without: in range (the year is checked by the pattern)
         return array.cast(pa.timestamp("us")).cast(utc), bad
     array = pc.if_else(zoned, array, pc.binary_join_element_wise(array, "Z", ""))
-    return array.cast(utc), bad
+    return _in_range(array.cast(utc), bad)
+
+
+_FIRST = pa.scalar(datetime(1, 1, 1, tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+_LAST = pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), pa.timestamp("us", tz="UTC"))
+
+
+def _in_range(array: pa.Array, bad: pa.Array | None) -> tuple[pa.Array, pa.Array | None]:
+    """Rows whose zone takes them out of years 0001-9999 in UTC are bad (as ``to_timestamp_text`` says)."""
+    outside = pc.or_(pc.less(array, _FIRST), pc.greater(array, _LAST))
+    if not pc.any(outside).as_py():
+        return array, bad
+    outside = pc.fill_null(outside, False)
+    array = pc.if_else(outside, pa.nulls(len(array), array.type), array)
+    return array, outside if bad is None else pc.or_(bad, outside)
 
 
 def integer() -> ColumnType:

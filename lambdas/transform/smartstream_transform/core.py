@@ -83,7 +83,7 @@ class _Table:
 def _name_problem(name: Any) -> str | None:
     if type(name) is not str or not name:
         return "no schema-name/table-name"
-    if "/" in name or not name.isprintable():
+    if "/" in name or name in (".", "..") or not name.isprintable():
         return f"schema-name/table-name unusable in a key: {name!r:.60}"
     try:
         name.encode()
@@ -229,7 +229,7 @@ def _day(ts: str) -> str:
         return ts[:10]
     try:
         return parse_utc(ts).date().isoformat()
-    except ValueError:
+    except (ValueError, OverflowError):
         return "invalid"
 
 

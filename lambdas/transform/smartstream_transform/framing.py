@@ -11,7 +11,9 @@ byte range and reason), or whitespace between them.
 After a failure the scanner resynchronises on the next *record boundary*: a
 ``{`` at the start of a line, a ``{`` after a ``}`` (``}{``, ``}\\n{``,
 ``}\\r\\n{``), or a ``{`` that opens a DMS envelope (``{"data":``,
-``{"metadata":``, ...). The bytes from the failure to that boundary are one
+``{"metadata":``, ...). A ``{`` after a ``}`` on the same line counts only
+when what it opens is a DMS envelope: ``"a}{}"`` inside a string of the bad
+record is not a record, and the bad record stays one fragment. The bytes from the failure to that boundary are one
 fragment. A fragment longer than ``INLINE_LIMIT`` is streamed to a spill file,
 so memory holds one buffer plus one record, never a whole bad stretch.
 
@@ -303,13 +305,13 @@ class Framer:
                 pos -= dropped
                 continue
             candidate = match.start(1) if match.group(1) is not None else match.start(2)
-            outcome, end, _why = _try(buf, candidate, self.eof)
+            outcome, end = _try_candidate(buf, candidate, self.eof)
             if outcome is _MORE and len(buf) - candidate <= MAX_RECORD_CHARS:
                 dropped = self._refill(pos, want=len(buf) - pos)
                 pos -= dropped
                 search = candidate - dropped
                 continue
-            if outcome is _BAD or outcome is _MORE:
+            if outcome is _BAD or outcome is _MORE or not _record_start(buf, candidate, match, outcome):
                 search = candidate + 1
                 continue
             value, found = outcome, candidate
@@ -330,6 +332,48 @@ class Framer:
         found_byte = start_byte + size + (found - pos - len(body))  # whitespace is one byte a char
         text = buf[found:end] if value is not _NONE else ""
         return fragment, value, found, text, found_byte
+
+
+WINDOW = 1024  # a resynchronisation candidate is parsed in a window of this many characters first
+
+
+def _try_candidate(buf: str, pos: int, eof: bool) -> tuple[Any, int]:
+    """``_try`` for a '{' where a record may start after a failure: the same outcome, at a cost of
+    the candidate's own length. (A failed parse of ``buf`` itself costs O(pos): json's error counts
+    the lines before it, so a bad stretch of many candidates, "\\n{" or '{"data":"' over and over,
+    would take quadratic time.) A record opens an object with a key or is ``{}``; a candidate that
+    fails within the window fails the same way in the whole buffer (the last few characters, where a
+    token may be cut, and unterminated strings excepted)."""
+    after = _WS.match(buf, pos + 1).end()
+    if after < len(buf) and buf[after] != '"' and buf[after] != "}":
+        return _BAD, 0
+    if pos + WINDOW < len(buf):
+        try:
+            value, end = _scan(buf[pos : pos + WINDOW], 0)
+        except json.JSONDecodeError as exc:
+            if exc.pos < WINDOW - 6 and not exc.msg.startswith("Unterminated string"):
+                return _BAD, 0
+        except RecursionError:
+            return _BAD, 0
+        except (StopIteration, ValueError):
+            pass
+        else:
+            if type(value) is dict:
+                return value, pos + end
+    outcome, end, _why = _try(buf, pos, eof)
+    return outcome, end
+
+
+_ENVELOPE = frozenset({"data", "metadata", "control", "before-image"})
+
+
+def _record_start(buf: str, candidate: int, match: re.Match[str], value: Any) -> bool:
+    """Whether a value found at a boundary after a failure starts a record. A '{' at a line start or
+    opening a DMS envelope does; a '{' after '}' on the same line may be inside a string of the bad
+    record ("a}{}", "x}{b"), so it does only when the value is a DMS envelope."""
+    if match.group(2) is not None or buf[candidate - 1] == "\n":
+        return True
+    return type(value) is dict and not _ENVELOPE.isdisjoint(value)
 
 
 class _NeedMore(Exception):

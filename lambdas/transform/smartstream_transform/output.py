@@ -82,6 +82,7 @@ class TableWriter:
         self._write_held()
         if self._writer is not None:
             self._writer.close()
+            self._writer = None  # a closed ParquetWriter still holds about 30 KiB: 10,000 tables, +300 MiB
         return OutputFile(self.key, self._file, self.rows, PARQUET)
 
 

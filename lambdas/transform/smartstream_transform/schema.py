@@ -104,7 +104,7 @@ def text_schema(names: list[str]) -> pa.Schema:
 
 def column_name_problem(name: str) -> str | None:
     """Why a data column of a table without a contract cannot be written, or None."""
-    if name in RESERVED:
+    if name in RESERVED or name.lower() in RESERVED:  # Glue and Athena fold names to lower case
         return f"column {name!r} collides with a CDC column"
     if not name:
         return "empty column name"

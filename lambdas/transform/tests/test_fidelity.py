@@ -65,6 +65,19 @@ def test_given_a_broken_pretty_record_then_every_following_record_is_still_writt
     assert result.totals.read == 16 and result.totals.quarantined == 1
 
 
+@pytest.mark.parametrize("inside", ["x}{}", 'x}{}y}{\\"data\\":1}', 'x} {"a": 1}', 'x}{"b": [1]}'])
+def test_given_a_broken_record_holding_braces_in_a_string_then_it_stays_one_fragment(inside):
+    good = [synthetic.dms_record(person(i), "load", START) for i in (1, 2)]
+    broken = ('{\n    "data": {\n        "id": 99,\n        "first_name": "' + inside + '", "cut').encode()
+
+    result = transform(json.dumps(good[0], indent=4).encode() + broken + json.dumps(good[1], indent=4).encode())
+
+    assert sorted(r["id"] for r in rows(result)) == [1, 2]
+    [entry] = entries(result)  # not one entry per '{...}' found inside the bad record's strings
+    assert entry["record"] == broken.decode()
+    assert result.totals.read == 3 and result.totals.quarantined == 1
+
+
 def test_given_crlf_lines_and_garbage_between_records_then_each_garbage_is_its_own_fragment():
     good = [json.dumps(synthetic.dms_record(person(i), "load", START)).encode() for i in (1, 2, 3)]
     body = good[0] + b"\r\n@@@\r\n" + good[1] + b"}{" + good[2] + b"\r\n"
@@ -103,6 +116,12 @@ def test_given_a_huge_bad_fragment_then_it_is_kept_in_the_blob_and_referenced():
         (lambda r: r["data"].update(_record_seq=5), "column '_record_seq' collides with a CDC column"),
         (lambda r: r["metadata"].update({"transaction-id": "99"}), "metadata transaction-id: not an integer"),
         (lambda r: r.update({"before-image": [1]}), "before-image not an object"),
+        # years 0001-9999 only, also once a zone is applied (Python and Parquet readers' range)
+        (lambda r: r["metadata"].update({"commit-timestamp": "9999-12-31T23:00:00-05:00"}), "metadata timestamp"),
+        (lambda r: r["metadata"].update({"commit-timestamp": "0001-01-01T00:30:00+01:00"}), "metadata timestamp"),
+        (lambda r: r["data"].update(created_at="9999-12-31T23:00:00-05:00"), "created_at: timestamp out of range"),
+        (lambda r: r["data"].update(created_at="0000-01-01T00:00:00Z"), "created_at: not a timestamp"),
+        (lambda r: r["data"].update(hire_date="0000-01-01"), "hire_date: not a date"),
     ],
 )
 def test_given_one_odd_record_then_only_it_is_quarantined_with_its_reason(spoil, reason):
@@ -215,6 +234,31 @@ def test_given_a_table_without_contract_then_every_file_has_the_same_text_column
     assert len(schemas) == 1
     values = [pq.read_table(io.BytesIO(f.body)).column("v").to_pylist()[0] for f in files]
     assert values == ["9007199254740993", "text", "1.5"]
+
+
+@pytest.mark.parametrize("column", ["_OP", "DT", "_Record_Seq", "_EXTRA"])
+def test_given_a_column_equal_to_a_cdc_column_but_for_case_then_the_record_is_quarantined(column):
+    # Glue and Athena fold column names to lower case: `_OP` beside `_op` (or `DT` beside the
+    # partition column dt) would make the table unreadable
+    good = synthetic.dms_record({"id": 1, "v": "a"}, "load", START, table="things")
+    odd = synthetic.dms_record({"id": 2, column: "b"}, "load", START, table="things")
+
+    result = transform(synthetic.render([good, odd]))
+
+    assert [r["id"] for r in rows(result)] == ["1"]
+    [entry] = entries(result)
+    assert entry["reason"] == f"column {column!r} collides with a CDC column"
+
+
+@pytest.mark.parametrize("table", [".", ".."])
+def test_given_a_table_named_like_a_path_segment_then_its_records_are_quarantined_not_written(table):
+    odd = synthetic.dms_record({"id": 2}, "load", START, table=table)
+
+    result = transform(synthetic.render([odd, synthetic.dms_record(person(1), "load", START)]))
+
+    assert [o.key.split("/")[1:3] for o in result.outputs] == [["public", "employees"]]
+    [entry] = entries(result)
+    assert entry["reason"].startswith("schema-name/table-name unusable in a key")
 
 
 def test_given_a_create_table_then_its_key_is_used_for_key_changes_of_a_table_without_contract():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from smartstream_transform import framing
 from smartstream_transform.framing import Fragment, Framer
 from smartstream_transform.output import spool
 
@@ -31,6 +33,8 @@ PIECES = [
     b"\x0c",
     b'"\\ud800"',
     b"{" * 40,
+    b'{"data": {"a": {"b": {"c": {"d": 1}}}}, "metadata": {"operation": "load"}}',
+    b'{\n{\n{"data"x}{"data":"y}{"metadata": 1, "x": [1, 2, 3, 4, 5, 6, 7, 8, 9]} {}',
 ]
 
 
@@ -79,3 +83,36 @@ def test_an_escape_cut_by_the_buffer_end_is_read_on():
     values = [item for item in frame(record * 3, cut, cut, lines=False) if item[0] == "value"]
 
     assert [v[1] for v in values] == [RECORD] * 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(range(len(PIECES))), max_size=30),
+    st.lists(st.sampled_from([b"\n", b"\r\n", b"", b" "]), min_size=1, max_size=30),
+    st.sampled_from([1, 8, 21, 64]),
+)
+def test_the_resynchronisation_window_changes_nothing_whatever_its_size(picks, separators, window):
+    body = b"".join(PIECES[p] + separators[i % len(separators)] for i, p in enumerate(picks))
+    want = frame(body, 1 << 20, 1 << 20, lines=False)
+    default = framing.WINDOW
+    framing.WINDOW = window
+    try:
+        assert frame(body, 1 << 20, 1 << 20, lines=False) == want
+        assert frame(body, 1 << 20, 1 << 20, lines=True) == want
+    finally:
+        framing.WINDOW = default
+
+
+def test_a_bad_stretch_of_many_record_starts_is_framed_in_linear_time():
+    # each '{' at a line start (or opening '{"data":') is a candidate record after a failure; a
+    # failed json parse used to cost O(its offset in the buffer): 1 MiB of them took minutes
+    good = b'{"data": {"id": 1}, "metadata": {"operation": "load"}}\n'
+    for unit in (b"\n{", b'{"data":"', b"\n{x"):
+        body = good + unit * ((512 << 10) // len(unit)) + b"\n" + good
+
+        began = time.process_time()
+        items = frame(body, 1 << 20, 1 << 20, lines=True)
+        spent = time.process_time() - began
+
+        assert [item[0] for item in items] == ["value", "fragment", "value"], unit
+        assert spent < 5, (unit, spent)  # quadratic: about 26 s for b"\n{"; linear: well under 1 s
