@@ -43,7 +43,8 @@ objects read are kept on local disk (2 GiB at most, least recently used out);
 UNLOAD / prepared statements are not run (NOT_SUPPORTED); Parquet column
 names must match the Glue names in case; timestamps are read at microsecond
 precision; Trino semantics DuckDB differs on (integer division...) follow
-sqlglot; no CloudWatch metrics.
+sqlglot, except the result types of ``trino_types`` and the functions of
+``trino_functions`` (``format``); no CloudWatch metrics.
 """
 
 from __future__ import annotations
