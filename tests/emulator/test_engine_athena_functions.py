@@ -47,3 +47,13 @@ def test_format_through_the_local_athena(lake):  # noqa: F811
     # Then the answer is Java's String.format's
     assert done["Status"]["State"] == "SUCCEEDED", done["Status"]
     assert rows(lake, done)[1:] == [["emp works in dept", "42%"]]
+
+
+def test_a_hidden_column_of_a_hive_table_is_not_supported_rather_than_not_found(lake):  # noqa: F811
+    # When a query reads Athena's "$path" of the employees table
+    done = run(lake, 'SELECT "$path", id FROM employees LIMIT 1')
+    # Then it fails saying the local Athena does not read it (Athena has the column: not COLUMN_NOT_FOUND)
+    assert done["Status"]["State"] == "FAILED"
+    assert done["Status"]["StateChangeReason"] == (
+        'NOT_SUPPORTED: the local Athena does not read the hidden column "$path" of Hive tables'
+    )
