@@ -11,7 +11,13 @@ Crawler: 1,000 small Parquet objects in 100 partitions, one crawl from
 StartCrawler to READY, with the S3 and Glue calls the crawl made (counted at
 the emulator's HTTP front door).
 
-Usage: .venv/bin/python bench/bench_analytics.py [rows]   (writes bench/.work/results_analytics.json)
+IAM is enforced as in the local default (emulator/server.py): the crawler
+runs as a role holding the catalog role's S3 and Glue permissions, so its
+footers are read with ranged GetObjects and Athena checks each file with a
+HeadObject, as they do there. ``--no-iam`` measures moto without IAM (the
+engines then read moto's S3 in-process and make fewer calls).
+
+Usage: .venv/bin/python bench/bench_analytics.py [rows] [--no-iam]   (writes bench/.work/results_analytics.json)
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from sqlglot import exp, parse_one  # noqa: E402
 from emulator import patches  # noqa: E402
 from emulator.engines import athena, glue_crawler  # noqa: E402
 from emulator.engines.host import EngineContext, EngineHost  # noqa: E402
+from emulator.patches import iam  # noqa: E402
 
 REGION = "us-east-1"
 RUNS = 5
@@ -181,12 +188,51 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+CRAWLER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+# The catalog role's permissions (roles/catalog/tasks/present.yml), on the bench's bucket and database.
+CRAWLER_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::lake"]},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::lake/*"]},
+        {
+            "Effect": "Allow",
+            "Action": [
+                "glue:GetDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+                "glue:CreatePartition",
+                "glue:BatchCreatePartition",
+                "glue:UpdatePartition",
+                "glue:BatchUpdatePartition",
+            ],
+            "Resource": [
+                f"arn:aws:glue:{REGION}:123456789012:catalog",
+                f"arn:aws:glue:{REGION}:123456789012:database/bench",
+                f"arn:aws:glue:{REGION}:123456789012:table/bench/*",
+            ],
+        },
+    ],
+}
+
+
 def main() -> None:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    enforced = "--no-iam" not in sys.argv[1:]
+    rows = int(args[0]) if args else 1_000_000
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
     )
     patches.apply_all()
+    iam.enforce(enforced)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -204,7 +250,10 @@ def main() -> None:
     for bucket in ("lake", "results"):
         s3.create_bucket(Bucket=bucket)
     glue.create_database(DatabaseInput={"Name": "bench"})
-    boto3.client("iam").create_role(RoleName="crawler", AssumeRolePolicyDocument="{}")
+    boto3.client("iam").create_role(RoleName="crawler", AssumeRolePolicyDocument=json.dumps(CRAWLER_TRUST))
+    boto3.client("iam").put_role_policy(
+        RoleName="crawler", PolicyName="crawl", PolicyDocument=json.dumps(CRAWLER_POLICY)
+    )
     client.create_work_group(Name="bench", Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}})
     WORK.mkdir(parents=True, exist_ok=True)
     local = Path(tempfile.mkdtemp(dir=WORK))
@@ -259,6 +308,7 @@ def main() -> None:
     stats = execution["Statistics"]
     result_rows = int(s3.head_object(Bucket="results", Key=execution["QueryExecutionId"] + ".csv")["ContentLength"])
     results = {
+        "iam_enforced": enforced,
         "change_rows": rows,
         "lake_bytes": lake_bytes,
         "result_rows": direct_rows,
@@ -281,6 +331,7 @@ def main() -> None:
         "crawl_calls_at_the_emulator_incl_polling": crawl_calls,
         "crawl_engine_counts": {k: v for k, v in engine_counts.items() if k != "messages"},
     }
+    print(f"IAM enforced: {enforced}")
     print(
         f"Athena current-employees over {rows:,} rows: {min(athena_times):.2f} s (best of {RUNS}; engine "
         f"{stats['EngineExecutionTimeInMillis']} ms, {stats['DataScannedInBytes']:,} bytes scanned, "

@@ -39,11 +39,13 @@ still wins: a query started while results are queued is not run, as in moto.
 Known gaps: DataScannedInBytes counts whole files (Athena counts the Parquet
 columns read); the cutoff is checked before the scan, not during it; Parquet
 objects read are kept on local disk (2 GiB at most, least recently used out);
-``.csv.metadata`` is JSON (Athena's is binary); INSERT INTO / CTAS / EXPLAIN /
+``.csv.metadata`` is JSON (Athena's is binary); the hidden columns of Hive
+tables (``"$path"``...) are not read (NOT_SUPPORTED); INSERT INTO / CTAS / EXPLAIN /
 UNLOAD / prepared statements are not run (NOT_SUPPORTED); Parquet column
 names must match the Glue names in case; timestamps are read at microsecond
 precision; Trino semantics DuckDB differs on (integer division...) follow
-sqlglot; no CloudWatch metrics.
+sqlglot, except the result types of ``trino_types`` and the functions of
+``trino_functions`` (``format``); no CloudWatch metrics.
 """
 
 from __future__ import annotations

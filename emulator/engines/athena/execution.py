@@ -21,7 +21,15 @@ from emulator.engines.athena.ddl import Ddl
 from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.results import ResultSet, duck_column, java_double
 from emulator.engines.athena.storage import ResultPut, put_objects
-from emulator.engines.athena.translate import athena_column_names, duckdb_failure, parse, strip_comments, to_duckdb
+from emulator.engines.athena.translate import (
+    athena_column_names,
+    duckdb_failure,
+    parse,
+    reject_hidden_columns,
+    strip_comments,
+    to_duckdb,
+)
+from emulator.engines.athena.trino_functions import trino_functions
 from emulator.engines.athena.trino_types import trino_result_types
 from emulator.engines.glue_crawler.scan import client, s3_filesystem
 
@@ -176,12 +184,12 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
         if statement_type(run.query) == "DML" and text.split(None, 1)[0].upper().startswith(DML):
             mark = time.perf_counter()
             try:
-                tree = catalog.resolve(parse(run.query), run.database)
+                tree = catalog.resolve(reject_hidden_columns(parse(run.query)), run.database)
             finally:
                 run.phases["resolve_and_fetch_s"] = round(time.perf_counter() - mark, 3)
                 run.phases.update(catalog.phases)
                 run.scanned = min(catalog.scanned, run.cutoff) if run.cutoff else catalog.scanned
-            sql = to_duckdb(athena_column_names(trino_result_types(tree, _binder(con))))
+            sql = to_duckdb(athena_column_names(trino_result_types(trino_functions(tree), _binder(con))))
             targets = [(run.output, "text/csv"), (run.output + ".metadata", "application/octet-stream")]
             writer: list[ResultPut] = []
 
@@ -212,7 +220,7 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
                 catalogs.append(Catalog(glue, fs, con, log, s3=s3, account=run.account))
                 resolved = catalogs[-1].resolve(parse(body), database)
                 try:
-                    typed = trino_result_types(resolved, _binder(con))
+                    typed = trino_result_types(trino_functions(resolved), _binder(con))
                     return con.sql(to_duckdb(typed)).limit(0).to_arrow_table().schema
                 except duckdb.Error as exc:
                     raise duckdb_failure(exc) from exc

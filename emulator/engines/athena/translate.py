@@ -44,6 +44,20 @@ def to_duckdb(tree: exp.Expression) -> str:
         ) from exc
 
 
+HIDDEN_COLUMNS = frozenset({"$path", "$file_size", "$file_modified_time", "$partition", "$bucket"})
+
+
+def reject_hidden_columns(tree: exp.Expression) -> exp.Expression:
+    """Athena's hidden columns of Hive tables (``"$path"``...) are not read locally: NOT_SUPPORTED, rather than
+    the COLUMN_NOT_FOUND DuckDB would answer for a column Athena has."""
+    for column in tree.find_all(exp.Column):
+        if column.name.lower() in HIDDEN_COLUMNS:
+            raise QueryFailed(
+                "NOT_SUPPORTED", f'the local Athena does not read the hidden column "{column.name}" of Hive tables'
+            )
+    return tree
+
+
 def cte_names(tree: exp.Expression) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
