@@ -45,6 +45,16 @@ class Pending(NamedTuple):
     derived: bool
 
 
+def _case_clash(data: dict[str, Any]) -> str:
+    """The reason for a record with two columns that Glue and Athena would fold into one."""
+    seen: dict[str, str] = {}
+    for name in data:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            return f"columns {other!r} and {name!r} differ only by case (Glue and Athena fold names to lower case)"
+    return "columns differ only by case"
+
+
 class TableShape:
     """What a batch of one table is checked against: its contract, or the text columns seen so far."""
 
@@ -103,6 +113,8 @@ class TableShape:
                     problem = self._see(name)
                     if problem is not None:
                         reasons.setdefault(i, problem)
+                if len({name.lower() for name in d}) != len(d):
+                    reasons.setdefault(i, _case_clash(d))
             for name in self.names:
                 values = [d.get(name) for d in datas]
                 arrays.append(self._column(name, col.TEXT_ANY, True, values, deletes, reasons))

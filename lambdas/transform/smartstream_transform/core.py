@@ -83,7 +83,8 @@ class _Table:
 def _name_problem(name: Any) -> str | None:
     if type(name) is not str or not name:
         return "no schema-name/table-name"
-    if "/" in name or name in (".", "..") or not name.isprintable():
+    # "=" would make the folder look like a Hive partition (key=value) to a Glue crawler
+    if "/" in name or "=" in name or name in (".", "..") or not name.isprintable():
         return f"schema-name/table-name unusable in a key: {name!r:.60}"
     try:
         name.encode()

@@ -250,7 +250,19 @@ def test_given_a_column_equal_to_a_cdc_column_but_for_case_then_the_record_is_qu
     assert entry["reason"] == f"column {column!r} collides with a CDC column"
 
 
-@pytest.mark.parametrize("table", [".", ".."])
+def test_given_two_columns_that_differ_only_by_case_then_the_record_is_quarantined():
+    # PostgreSQL keeps "Name" and name apart; Glue and Athena would see one column
+    good = synthetic.dms_record({"id": 1, "name": "a"}, "load", START, table="things")
+    odd = synthetic.dms_record({"id": 2, "name": "b", "Name": "c"}, "load", START, table="things")
+
+    result = transform(synthetic.render([good, odd]))
+
+    assert [r["id"] for r in rows(result)] == ["1"]
+    [entry] = entries(result)
+    assert entry["reason"] == "columns 'name' and 'Name' differ only by case (Glue and Athena fold names to lower case)"
+
+
+@pytest.mark.parametrize("table", [".", "..", "dt=2024-01-01", "a=b"])
 def test_given_a_table_named_like_a_path_segment_then_its_records_are_quarantined_not_written(table):
     odd = synthetic.dms_record({"id": 2}, "load", START, table=table)
 
