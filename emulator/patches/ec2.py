@@ -47,6 +47,37 @@ def ec2_network_acl_id_filter() -> None:
 
 
 # --------------------------------------------------------------------------
+# EC2 filters with several values on a resource with several (group-id, ...)
+# --------------------------------------------------------------------------
+# AWS: "If you specify multiple values for a filter, the values are joined
+# with an OR, and the request returns all results that match any of the
+# specified values" (EC2 API, Filter). moto matches a resource holding several
+# values (an ENI's security groups) only when its set is a subset or superset
+# of the filter's values, so an ENI in groups {a, b} is not found by
+# group-id=[a, c]: the database teardown, waiting for the rotation function's
+# ENIs (groups: Lambda's and rotation's) by group-id=[rotation, from-rotation],
+# saw none and deleted the group under them (DependencyViolation, slow mode).
+# Here any of the resource's values matching any filter value (wildcards as
+# moto has them) is a match.
+@_patch
+def ec2_filter_values_are_ored() -> None:
+    """A multi-valued attribute matches a filter when any of its values matches any filter value."""
+    import fnmatch
+
+    from moto.ec2 import utils as ec2_utils
+
+    is_filter_matching = ec2_utils.is_filter_matching
+
+    def any_value_matches(obj: Any, _filter: str, filter_value: Any) -> bool:
+        value = obj.get_filter_value(_filter)
+        if isinstance(value, list | set | tuple) and isinstance(filter_value, list) and filter_value:
+            return any(fnmatch.fnmatch(str(v), str(p)) for v in value for p in filter_value)
+        return is_filter_matching(obj, _filter, filter_value)
+
+    ec2_utils.is_filter_matching = any_value_matches
+
+
+# --------------------------------------------------------------------------
 # EC2 DeleteVpc and network ACLs
 # --------------------------------------------------------------------------
 # AWS DeleteVpc refuses a VPC that still has network ACLs other than its

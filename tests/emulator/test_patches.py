@@ -40,6 +40,7 @@ def test_every_patch_is_registered_and_applied_once():
         "s3_bucket_policy_transport_conditions",
         "ec2_nat_gateway_tag_resource_type",
         "ec2_network_acl_id_filter",
+        "ec2_filter_values_are_ored",
         "ec2_delete_vpc_network_acls",
         "athena_work_group_not_found",
         "athena_update_work_group",
