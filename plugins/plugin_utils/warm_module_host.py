@@ -118,7 +118,7 @@ def warm_up() -> None:
 
 def run_payload(request: dict, code: bytes) -> tuple[int, bytes, bytes]:
     """Fork, run the wrapper in the child as a fresh ``__main__``, return (rc, stdout, stderr)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with _memory_file("stdout") as out, _memory_file("stderr") as err:
         pid = os.fork()
         if pid == 0:  # the module's process
             status = 1
@@ -130,6 +130,13 @@ def run_payload(request: dict, code: bytes) -> tuple[int, bytes, bytes]:
         out.seek(0)
         err.seek(0)
         return os.waitstatus_to_exitcode(wait_status), out.read(), err.read()
+
+
+def _memory_file(name: str):
+    """A file in memory only (a module's output may hold a secret: it never reaches a disk)."""
+    if hasattr(os, "memfd_create"):
+        return os.fdopen(os.memfd_create(f"warm-module-{name}", os.MFD_CLOEXEC), "w+b")
+    return tempfile.TemporaryFile()  # no memfd (not Linux): an unlinked file, private to this user
 
 
 def _child(request: dict, code: bytes, out, err) -> int:

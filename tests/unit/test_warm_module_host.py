@@ -89,3 +89,8 @@ def test_a_zombie_controller_counts_as_gone():
         os.waitpid(pid, 0)
     assert host._alive(os.getpid())
     assert not host._alive(pid)
+
+
+def test_a_large_output_comes_back_whole():
+    rc, out, _ = run("import sys\nsys.stdout.write('x' * 3_000_000)")
+    assert (rc, len(out)) == (0, 3_000_000)
