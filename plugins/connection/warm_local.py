@@ -147,13 +147,12 @@ class Connection(LocalConnection):
             return _connected(path)
         except (FileNotFoundError, ConnectionRefusedError):
             pass
-        folder = os.path.dirname(path)
-        with open(path[: -len(".sock")] + ".lock", "w") as lock:
+        with open(host.companion(path, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 return _connected(path)  # another task of this run started it meanwhile
             except (FileNotFoundError, ConnectionRefusedError):
-                self._start_host(folder, path, os.getppid())
+                self._start_host(path)
         return _connected(path)
 
     def _host_socket(self):
@@ -166,13 +165,13 @@ class Connection(LocalConnection):
             raise AnsibleConnectionFailure(f"{folder} must belong to this user and be private (mode 0700)")
         return os.path.join(folder, f"{controller}.sock")
 
-    def _start_host(self, folder, path, controller):
+    def _start_host(self, path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # a host of an earlier run with this process id, gone
-        log_path = os.path.join(folder, f"{controller}.log")
+        log_path = host.companion(path, ".log")
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, host.__file__, path, str(controller)],
+                [sys.executable, host.__file__, path, str(os.getppid())],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -144,6 +144,7 @@ def _child(request: dict, code: bytes, out, err) -> int:
         signal.signal(signum, signal.SIG_DFL)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
+    os.close(devnull)
     os.dup2(out.fileno(), 1)
     os.dup2(err.fileno(), 2)
     os.environ.clear()
@@ -201,10 +202,14 @@ def serve(path: str, controller_pid: int) -> None:
                 os._exit(_handle(conn))
             conn.close()
     finally:
-        base = path[: -len(".sock")]
-        for leftover in (path, f"{base}.lock", f"{base}.log"):
+        for leftover in (path, companion(path, ".lock"), companion(path, ".log")):
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
+
+
+def companion(path: str, suffix: str) -> str:
+    """The host's lock (``.lock``) or log (``.log``) file beside its socket ``<controller pid>.sock``."""
+    return path.removesuffix(".sock") + suffix
 
 
 def _handle(conn: socket.socket) -> int:
@@ -232,13 +237,19 @@ def _reap(signum, frame) -> None:
             return
 
 
+def process_state(pid: int) -> bytes | None:
+    """A process's state letter from /proc (b"Z": exited, not yet reaped), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
 def _alive(pid: int) -> bool:
     """Whether the controller still runs: a zombie (exited, not yet reaped) counts as gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
+        state = process_state(pid)
     except OSError:  # no /proc: ask the kernel
         try:
             os.kill(pid, 0)
@@ -247,6 +258,7 @@ def _alive(pid: int) -> bool:
         except PermissionError:
             return True
         return True
+    return state is not None and state != b"Z"
 
 
 def main(argv: list[str]) -> int:

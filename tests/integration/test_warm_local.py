@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -11,32 +10,20 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOK = ROOT / "tests" / "integration" / "warm" / "modules.yml"
+from .conftest import run_playbook
 
 
 def play(tmp_path, connection):
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    return subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            str(PLAYBOOK),
-            "-i",
-            str(PLAYBOOK.with_name("hosts.yml")),
-            "-vvv",
-            "-e",
-            f"ansible_connection={connection}",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"warm_dir={tmp_path}",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return run_playbook(
+        "../tests/integration/warm/modules.yml",
+        "-vvv",
+        "-e",
+        f"ansible_connection={connection}",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "-e",
+        f"warm_dir={tmp_path}",
+        inventory="tests/integration/warm/hosts.yml",
     )
 
 
