@@ -182,24 +182,6 @@ def test_statement_applies_to_tls_request(condition, applies):
     assert s3.statement_applies_to_tls_request(statement) is applies
 
 
-def test_nat_gateway_tags_are_found_by_resource_type_natgateway(aws):
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/24")["Subnet"]["SubnetId"]
-    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    nat = ec2.create_nat_gateway(
-        SubnetId=subnet,
-        AllocationId=eip,
-        TagSpecifications=[{"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": "n"}]}],
-    )["NatGateway"]["NatGatewayId"]
-
-    tags = ec2.describe_tags(
-        Filters=[{"Name": "resource-id", "Values": [nat]}, {"Name": "resource-type", "Values": ["natgateway"]}]
-    )["Tags"]
-
-    assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("Name", "n", "natgateway")]
-
-
 def test_unknown_athena_work_group_raises_invalid_request(aws):
     athena = boto3.client("athena", region_name=REGION)
     with pytest.raises(ClientError) as err:
@@ -492,24 +474,3 @@ def test_key_state_calls_take_the_key_arn(aws):
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
     kms.cancel_key_deletion(KeyId=arn)
     assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "Disabled"
-
-
-def test_network_acls_filter_by_their_id(aws):
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
-    found = ec2.describe_network_acls(Filters=[{"Name": "network-acl-id", "Values": [nacl]}])["NetworkAcls"]
-    assert [n["NetworkAclId"] for n in found] == [nacl]
-    assert ec2.describe_network_acls(Filters=[{"Name": "network-acl-id", "Values": ["acl-0"]}])["NetworkAcls"] == []
-
-
-def test_a_vpc_goes_only_without_its_own_network_acls_and_takes_the_default_one(aws):
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
-    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
-    with pytest.raises(ClientError) as err:
-        ec2.delete_vpc(VpcId=vpc)
-    assert err.value.response["Error"]["Code"] == "DependencyViolation"
-    ec2.delete_network_acl(NetworkAclId=nacl)
-    ec2.delete_vpc(VpcId=vpc)
-    assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"] == []

@@ -1,8 +1,10 @@
-"""EC2 patches of the emulator whose tests do not fit test_patches.py (one file per service from here on)."""
+"""The emulator's patches of moto's EC2 (emulator/patches/ec2.py)."""
 
 from __future__ import annotations
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 
@@ -25,3 +27,42 @@ def test_a_filter_with_several_values_finds_a_resource_holding_any_of_them(in_pr
     assert found(a) == [eni]
     assert found(c) == []
     assert found("sg-*") == [eni]
+
+
+def test_nat_gateway_tags_are_found_by_resource_type_natgateway(in_process_aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/24")["Subnet"]["SubnetId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(
+        SubnetId=subnet,
+        AllocationId=eip,
+        TagSpecifications=[{"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": "n"}]}],
+    )["NatGateway"]["NatGatewayId"]
+
+    tags = ec2.describe_tags(
+        Filters=[{"Name": "resource-id", "Values": [nat]}, {"Name": "resource-type", "Values": ["natgateway"]}]
+    )["Tags"]
+
+    assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("Name", "n", "natgateway")]
+
+
+def test_network_acls_filter_by_their_id(in_process_aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    found = ec2.describe_network_acls(Filters=[{"Name": "network-acl-id", "Values": [nacl]}])["NetworkAcls"]
+    assert [n["NetworkAclId"] for n in found] == [nacl]
+    assert ec2.describe_network_acls(Filters=[{"Name": "network-acl-id", "Values": ["acl-0"]}])["NetworkAcls"] == []
+
+
+def test_a_vpc_goes_only_without_its_own_network_acls_and_takes_the_default_one(in_process_aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    with pytest.raises(ClientError) as err:
+        ec2.delete_vpc(VpcId=vpc)
+    assert err.value.response["Error"]["Code"] == "DependencyViolation"
+    ec2.delete_network_acl(NetworkAclId=nacl)
+    ec2.delete_vpc(VpcId=vpc)
+    assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"] == []
