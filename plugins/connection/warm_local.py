@@ -28,6 +28,12 @@ description:
   - The host changes one thing in botocore, in itself only. All sessions
     share one data loader per data path, so that a module's client finds its
     service model already parsed.
+  - Independently of the host, the AnsiballZ payloads Ansible builds in a run
+    (0.1-0.5 s per distinct module, ~10 s of a no-op converge of the platform)
+    are kept between runs in a folder private to the user
+    (C($XDG_CACHE_HOME/smartstream/ansiballz/<ansible-core version>)), and put
+    into a later run's cache only where every file of the payload is byte for
+    byte the file Ansible would read now. See O(ansiballz_store).
 author:
   - SmartStream platform team (@smartstream)
 options:
@@ -56,6 +62,21 @@ options:
       - name: SMARTSTREAM_WARM_MODULES
     vars:
       - name: smartstream_warm_modules
+  ansiballz_store:
+    description:
+      - Keep built AnsiballZ payloads between runs and reuse those whose files
+        are all unchanged (the module, its module_utils, from the ansible-core
+        and collections this run would use). A changed file means a new build.
+      - One case a content check cannot see is an optional import (in
+        C(try/except ImportError)) of a module_utils file added to an
+        installed collection after the payload was built. Set this to
+        C(false), or delete the folder, after adding files to a collection.
+    type: boolean
+    default: true
+    env:
+      - name: SMARTSTREAM_ANSIBALLZ_STORE
+    vars:
+      - name: smartstream_ansiballz_store
   warm_start_timeout:
     description: Seconds to wait for the host to listen when it is started.
     type: int
@@ -92,6 +113,7 @@ import time
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.connection.local import Connection as LocalConnection
 from ansible.utils.display import Display
+from ansible_collections.smartstream.pipeline.plugins.plugin_utils import ansiballz_store
 from ansible_collections.smartstream.pipeline.plugins.plugin_utils import warm_module_host as host
 
 display = Display()
@@ -102,7 +124,13 @@ class Connection(LocalConnection):
 
     transport = "smartstream.pipeline.warm_local"
 
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        # Runs in each task's worker before its action plugin builds the module.
+        self._ansiballz_store(ansiballz_store.prime)
+
     def exec_command(self, cmd, in_data=None, sudoable=True):
+        self._ansiballz_store(ansiballz_store.save)  # a module run: its payload was just built (or reused)
         request = self._warm_request(cmd, in_data)
         if request is None:
             return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
@@ -121,6 +149,18 @@ class Connection(LocalConnection):
                 "Run again, or set smartstream_warm_modules=false to run modules as plain local processes."
             ) from ex
         return status["rc"], stdout, stderr
+
+    def _ansiballz_store(self, step):
+        """Prime this run's AnsiballZ cache from the store, or save its new builds there."""
+        if not self.get_option("ansiballz_store"):
+            return
+        try:
+            done = step(ansiballz_store.run_folder(), ansiballz_store.store_folder())
+        except Exception as ex:  # a cache: never fails a task, the run builds as usual
+            display.warning(f"AnsiballZ store not used: {ex}")
+            return
+        if done:
+            display.vvv(f"AnsiballZ store, {step.__name__}: {', '.join(done)}")
 
     def _warm_request(self, cmd, in_data):
         """The request for the host, or None when this command is not a pipelined module of our Python."""

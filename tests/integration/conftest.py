@@ -45,8 +45,10 @@ def aws_client(service: str):
     return boto3.client(service, region_name=REGION, **emulator_session_kwargs())
 
 
-def run_playbook(playbook: str, *args: str, inventory: str = "inventories/local") -> subprocess.CompletedProcess:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+def run_playbook(
+    playbook: str, *args: str, inventory: str = "inventories/local", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", **(env or {})}
     return subprocess.run(
         [str(ANSIBLE_PLAYBOOK), f"playbooks/{playbook}", "-i", inventory, *args],
         cwd=ROOT,

@@ -13,7 +13,7 @@ import pytest
 from .conftest import run_playbook
 
 
-def play(tmp_path, connection):
+def play(tmp_path, connection, env=None):
     return run_playbook(
         "../tests/integration/warm/modules.yml",
         "-vvv",
@@ -24,6 +24,7 @@ def play(tmp_path, connection):
         "-e",
         f"warm_dir={tmp_path}",
         inventory="tests/integration/warm/hosts.yml",
+        env=env,
     )
 
 
@@ -54,3 +55,32 @@ def test_the_host_goes_with_the_playbook(tmp_path):
         time.sleep(0.1)
     assert not socket_path.exists()
     assert not socket_path.with_suffix(".lock").exists()
+
+
+def test_payloads_built_in_one_run_are_reused_by_the_next(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    runs = [tmp_path / "first", tmp_path / "second", tmp_path / "off"]  # each run writes its own files
+    for folder in runs:
+        folder.mkdir()
+    first = play(runs[0], "smartstream.pipeline.warm_local", env={"XDG_CACHE_HOME": str(cache)})
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert "AnsiballZ store, prime" not in first.stdout  # nothing kept yet
+    saved = {line.split(": ", 1)[1] for line in first.stdout.splitlines() if line.startswith("AnsiballZ store, save")}
+    modules = {"ansible.modules.command", "ansible.modules.copy", "ansible.modules.stat"}
+    assert {name.split("-")[0] for names in saved for name in names.split(", ")} >= modules
+
+    second = play(runs[1], "smartstream.pipeline.warm_local", env={"XDG_CACHE_HOME": str(cache)})
+    assert second.returncode == 0, second.stdout[-3000:]
+    primed = [line for line in second.stdout.splitlines() if line.startswith("AnsiballZ store, prime")]
+    assert len(primed) == 1, second.stdout[-3000:]
+    assert {name.split("-")[0] for name in primed[0].split(": ", 1)[1].split(", ")} >= modules
+    assert "AnsiballZ store, save" not in second.stdout  # nothing was built again
+
+    off = play(
+        runs[2],
+        "smartstream.pipeline.warm_local",
+        env={"XDG_CACHE_HOME": str(cache), "SMARTSTREAM_ANSIBALLZ_STORE": "false"},
+    )
+    assert off.returncode == 0, off.stdout[-3000:]
+    assert "AnsiballZ store" not in off.stdout

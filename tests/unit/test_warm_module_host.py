@@ -91,3 +91,55 @@ def test_a_zombie_controller_counts_as_gone():
 def test_a_large_output_comes_back_whole():
     rc, out, _ = run("import sys\nsys.stdout.write('x' * 3_000_000)")
     assert (rc, len(out)) == (0, 3_000_000)
+
+
+def _zipped(folder, name, source):
+    import zipfile
+
+    path = folder / name
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("warm_mod.py", source)
+    return path
+
+
+IMPORT_FROM = (
+    "import sys\nsys.path.insert(0, {zip!r})\nimport warm_mod\n"
+    "print(warm_mod.VALUE, warm_mod.where.__code__.co_filename == warm_mod.__file__)"
+)
+
+
+@pytest.fixture
+def code_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "code"
+    folder.mkdir()
+    monkeypatch.setattr(host, "_code_folder", str(folder))
+    return folder
+
+
+def test_a_payload_file_is_compiled_once_per_source_and_named_as_its_importer(tmp_path, code_folder):
+    source = "VALUE = 1\ndef where():\n    pass\n"
+    first = _zipped(tmp_path, "first.zip", source)
+    assert run(IMPORT_FROM.format(zip=str(first)))[1] == b"1 True\n"
+    kept = list(code_folder.iterdir())
+    assert len(kept) == 1
+    # What is kept is what the next payload with that source gets: swap it for other code to see it used.
+    import marshal
+
+    kept[0].write_bytes(marshal.dumps(compile("VALUE = 'kept'\ndef where():\n    pass\n", "x", "exec")))
+    second = _zipped(tmp_path, "second.zip", source)
+    assert run(IMPORT_FROM.format(zip=str(second)))[1] == b"kept True\n"  # its functions carry second.zip's name
+
+
+def test_another_source_is_compiled_afresh(tmp_path, code_folder):
+    run(IMPORT_FROM.format(zip=str(_zipped(tmp_path, "a.zip", "VALUE = 1\ndef where():\n    pass\n"))))
+    out = run(IMPORT_FROM.format(zip=str(_zipped(tmp_path, "b.zip", "VALUE = 2\ndef where():\n    pass\n"))))[1]
+    assert out == b"2 True\n"
+    assert len(list(code_folder.iterdir())) == 2
+
+
+def test_an_unreadable_kept_file_is_compiled_again(tmp_path, code_folder):
+    source = "VALUE = 3\ndef where():\n    pass\n"
+    run(IMPORT_FROM.format(zip=str(_zipped(tmp_path, "a.zip", source))))
+    for kept in code_folder.iterdir():
+        kept.write_bytes(b"not marshal")
+    assert run(IMPORT_FROM.format(zip=str(_zipped(tmp_path, "b.zip", source))))[1] == b"3 True\n"
