@@ -50,6 +50,22 @@ def test_bad_value_is_rejected_before_any_aws_call(clean_emulator, extra_var, me
     assert nothing_of_ours()
 
 
+def test_every_bad_value_of_every_layer_is_reported_at_once(clean_emulator):
+    result = run_playbook(
+        "site.yml",
+        "-e",
+        "network_vpc_cidr=10.0.0.0/33 storage_raw_expiration_days=10 network_nat_gateways=maybe",
+        "-e",
+        f"smartstream_aws_endpoint_url={UNREACHABLE}",
+    )
+
+    assert result.returncode != 0
+    assert "Preflight found 3 problem(s), before any AWS call" in result.stdout, result.stdout[-3000:]
+    for message in ("Bad network CIDRs", "raw expiry 10", "network_nat_gateways must be one of"):
+        assert message in result.stdout, message
+    assert nothing_of_ours()
+
+
 def test_protected_environment_refuses_teardown_without_confirmation():
     result = run_playbook("teardown.yml", inventory="inventories/prod")
 
