@@ -34,11 +34,13 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from sqlglot import exp
 
+from emulator.engines.athena import authorise
+from emulator.engines.athena.authorise import Caller
 from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.glue_types import arrow_type, duck_type, glue_cast
 from emulator.engines.athena.storage import OBJECTS
 from emulator.engines.athena.translate import cte_names, parse
-from emulator.engines.glue_crawler.scan import iam_enforced, in_process_object, split_s3_url
+from emulator.engines.glue_crawler.scan import split_s3_url
 
 CUTOFF_REASON = "Bytes scanned limit was exceeded"
 # Tables up to this size are fetched whole into memory (one GET per object, fastest through the emulator);
@@ -88,10 +90,10 @@ class Catalog:
         log: logging.Logger,
         s3: Any = None,
         cutoff: int | None = None,
-        account: str | None = None,
+        caller: Caller | None = None,
     ):
         self.glue, self.fs, self.con, self.log, self.s3, self.cutoff = glue, fs, con, log, s3, cutoff
-        self.account = account
+        self.caller = caller
         self.workdir: str | None = None
         self.scanned = 0
         self.calls = 0
@@ -223,20 +225,12 @@ class Catalog:
         return out
 
     def _fetch(self, path: str) -> pa.Buffer:
-        """An object's bytes as the caller may read them.
-
-        When moto enforces IAM, a HeadObject as the caller (authorised by s3:GetObject, as GetObject is)
-        decides; the bytes then come from moto's S3 in this process, which is 5-10x faster than serving
-        them over the emulator's HTTP. Without enforcement nothing needs deciding. Anything unexpected:
-        a plain GetObject as the caller.
-        """
+        """An object's bytes as the caller may read them: decided in-process as S3 decides the caller's
+        GetObject (``authorise``), else a GetObject as the caller over HTTP (S3 fails what it refuses)."""
         bucket, key = path.split("/", 1)
         try:
-            if iam_enforced():
-                self.s3.head_object(Bucket=bucket, Key=key)
-            value = in_process_object(self.account, bucket, key)
-            if value is None:
-                value = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            found = authorise.readable_object(self.caller, bucket, key)
+            value = found.value if found is not None else self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             return pa.py_buffer(value)
         except Exception as exc:
             raise QueryFailed("HIVE_CANNOT_OPEN_SPLIT", f"Error opening Hive split s3://{path}: {exc}") from exc
@@ -323,7 +317,7 @@ class Catalog:
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{i}.parquet"
             bucket, key = path.split("/", 1)
-            OBJECTS.fetch(self.s3, self.account, bucket, key, target)
+            OBJECTS.fetch(self.s3, self.caller, bucket, key, target)
             return str(target)
 
         with self._timed("s3_fetch_s"), ThreadPoolExecutor(max_workers=4) as pool:

@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from emulator.engines.athena.authorise import Caller
 from emulator.engines.athena.catalog import Catalog
 from emulator.engines.athena.ddl import Ddl
 from emulator.engines.athena.errors import QueryFailed
@@ -178,7 +179,8 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
         glue = client(host.ctx, "glue", run.region, run.credentials)
         s3 = client(host.ctx, "s3", run.region, run.credentials)
         fs = s3_filesystem(host.ctx, run.credentials)
-        catalog = Catalog(glue, fs, con, log, s3=s3, cutoff=run.cutoff, account=run.account)
+        caller = Caller.of(host.ctx, run.credentials, run.region, run.account)
+        catalog = Catalog(glue, fs, con, log, s3=s3, cutoff=run.cutoff, caller=caller)
         catalogs.append(catalog)
         text = strip_comments(run.query)
         if statement_type(run.query) == "DML" and text.split(None, 1)[0].upper().startswith(DML):
@@ -217,7 +219,7 @@ def execute(host: Any, run: Run, log: logging.Logger) -> None:
             tree = parse(text) if first in ("CREATE", "DROP", "DESCRIBE") and not is_view else None
 
             def schema_of(body: str, database: str) -> pa.Schema:
-                catalogs.append(Catalog(glue, fs, con, log, s3=s3, account=run.account))
+                catalogs.append(Catalog(glue, fs, con, log, s3=s3, caller=caller))
                 resolved = catalogs[-1].resolve(parse(body), database)
                 try:
                     typed = trino_result_types(trino_functions(resolved), _binder(con))
