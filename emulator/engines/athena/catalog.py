@@ -196,10 +196,12 @@ class Catalog:
             values = pa.table(
                 {"__i": list(range(len(parts))), **{k: [p[0][i] for p in parts] for i, k in enumerate(keys)}}
             )
-            probe = duckdb.connect()
-            probe.register("__parts", values)
-            kept = probe.execute(f"SELECT __i FROM __parts WHERE {condition.sql(dialect='duckdb')}").fetchall()
-            probe.close()
+            probe = self.con.cursor()  # a connection of its own on the query's database (no new database)
+            try:
+                probe.register("__parts", values)
+                kept = probe.execute(f"SELECT __i FROM __parts WHERE {condition.sql(dialect='duckdb')}").fetchall()
+            finally:
+                probe.close()
         except Exception as exc:  # a predicate DuckDB cannot evaluate on strings: read every partition
             self.log.info("no partition pruning for %s: %s", glue_table["Name"], exc)
             return parts
