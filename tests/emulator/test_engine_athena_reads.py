@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.engines.athena import authorise, storage
+from emulator.engines.athena import authorise, catalog_reads, storage
 from emulator.engines.athena.errors import QueryFailed
 from emulator.patches import iam as iam_patches
 from tests.emulator import test_engine_athena_s3 as s3_tests
@@ -181,3 +181,38 @@ def test_a_wrong_secret_is_not_served_in_process_as_s3_refuses_its_signature(lak
     assert authorise.readable_object(right, "lake", DENIED_KEY) is not None
     assert authorise.readable_object(wrong, "lake", DENIED_KEY) is None
     assert "SignatureDoesNotMatch" in _http_get_error(lake["ctx"].client("s3", credentials=forged))
+
+
+def test_the_catalog_and_the_listing_are_read_in_process_as_glue_and_s3_answer_the_caller(lake, enforced, monkeypatch):
+    # Given the in-process answers watched, and roles with every permission, without Glue, without s3:ListBucket
+    answers: list[tuple[str, bool]] = []
+    for name in ("glue_table", "glue_partitions", "s3_files"):
+        original = getattr(catalog_reads, name)
+
+        def spy(*args, _original=original, _name=name):
+            found = _original(*args)
+            answers.append((_name, found is not None))
+            return found
+
+        monkeypatch.setattr(catalog_reads, name, spy)
+    athena_only = {"Effect": "Allow", "Action": "athena:*", "Resource": "*"}
+    analyst, _s3 = _role(lake, "analyst", [CATALOG, LIST, READ, WRITE])
+    no_glue, _s3 = _role(lake, "no-glue", [athena_only, LIST, READ, WRITE])
+    no_list, _s3 = _role(lake, "no-list", [CATALOG, READ, WRITE])
+
+    # When each queries the table
+    allowed = run(analyst, "SELECT sum(id) FROM events")
+    read_in_process = list(answers)
+    answers.clear()
+    glue_refused = run(no_glue, "SELECT sum(id) FROM events")
+    list_refused = run(no_list, "SELECT sum(id) FROM events")
+
+    # Then the allowed one was answered in-process (table, partitions, listing) and read every row
+    assert values(analyst, allowed)[1] == ["6"]
+    assert sorted(read_in_process) == [("glue_partitions", True), ("glue_table", True), ("s3_files", True)]
+    # and the others fail on what Glue and S3 refuse them over HTTP, as before
+    assert ("glue_table", False) in answers and ("s3_files", False) in answers
+    assert glue_refused["Status"]["State"] == "FAILED"
+    assert "glue:GetTable" in glue_refused["Status"]["StateChangeReason"]
+    assert list_refused["Status"]["State"] == "FAILED"
+    assert list_refused["Status"]["StateChangeReason"].startswith("PERMISSION_DENIED: Error listing s3://lake/events/")

@@ -72,12 +72,12 @@ class Caller:
 
 
 @functools.cache
-def _unsigned_request_class() -> type:
-    from moto.iam.access_control import S3IAMRequest
+def _secret_checked(service: str) -> type:
+    """moto's IAM request class of the service (S3's or the generic one), its signature check replaced by
+    comparing the secret the signature would be made with to moto's record of the access key."""
+    from moto.iam.access_control import IAMRequest, S3IAMRequest
 
-    class SecretCheckedS3IAMRequest(S3IAMRequest):
-        """moto's S3 IAM request, its signature check replaced by comparing the secret it would be made with."""
-
+    class SecretChecked(S3IAMRequest if service == "s3" else IAMRequest):  # type: ignore[misc,valid-type]
         def __init__(self, secret_key: str, **kwargs: Any):
             self._caller_secret = secret_key
             super().__init__(**kwargs)
@@ -87,32 +87,56 @@ def _unsigned_request_class() -> type:
             if not hmac.compare_digest(held.secret_key, self._caller_secret):
                 self._raise_signature_does_not_match()
 
-    return SecretCheckedS3IAMRequest
+    return SecretChecked
 
 
-class _GetObjectRequest:
-    """What moto's request authorisation reads of a request: a signed ``GET /<bucket>/<key>`` by the caller."""
+class _Request:
+    """What moto's request authorisation reads of a request: a signed request of the caller to a service."""
 
-    method = "GET"
     raw_body = b""
 
-    def __init__(self, caller: Caller, bucket: str, key: str):
-        self.current_account = caller.account
-        self.region = caller.region
-        self.uri = self.raw_path = f"/{bucket}/{quote(key)}"
-        self.data = {"Action": "GetObject"}
+    def __init__(self, caller: Caller, service: str, action: str, method: str, path: str, data: dict[str, Any]):
+        self.current_account, self.region = caller.account, caller.region
+        self.method, self.uri, self.raw_path = method, path, path
+        self.action, self.data = action, {**data, "Action": action}
         self.headers = {
             "Authorization": (
-                f"AWS4-HMAC-SHA256 Credential={caller.access_key}/20250101/{caller.region}/s3/aws4_request, "
+                f"AWS4-HMAC-SHA256 Credential={caller.access_key}/20250101/{caller.region}/{service}/aws4_request, "
                 "SignedHeaders=host;x-amz-date, Signature=in-process"
             ),
             "X-Amz-Date": "20250101T000000Z",
         }
+        if service == "glue":
+            self.headers["X-Amz-Target"] = f"AWSGlue.{action}"
         if caller.session_token:
             self.headers["X-Amz-Security-Token"] = caller.session_token
 
     def _get_action(self) -> str:
-        return "GetObject"
+        return self.action
+
+
+def authorised(
+    caller: Caller | None,
+    service: str,
+    action: str,
+    resource: str,
+    method: str = "POST",
+    path: str = "/",
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """Whether moto's request authorisation (every emulator patch on it) lets the caller's request through:
+    ``ActionAuthenticatorMixin._authenticate_and_authorize_action`` as the front door calls it."""
+    if caller is None or caller.account is None:
+        return False
+    try:
+        from moto.core.authorization import ActionAuthenticatorMixin
+
+        request = _Request(caller, service, action, method, path, data or {})
+        request_class = functools.partial(_secret_checked(service), caller.secret_key)
+        ActionAuthenticatorMixin._authenticate_and_authorize_action(request, request_class, resource)
+    except Exception:  # refused, or moto's internals moved: the caller asks over HTTP
+        return False
+    return True
 
 
 def readable_object(caller: Caller | None, bucket: str, key: str) -> Any:
@@ -120,7 +144,6 @@ def readable_object(caller: Caller | None, bucket: str, key: str) -> Any:
     if caller is None or caller.account is None:
         return None
     try:
-        from moto.core.authorization import ActionAuthenticatorMixin
         from moto.iam.access_control import PermissionResult
         from moto.s3.models import FakeKey, s3_backends
 
@@ -131,12 +154,10 @@ def readable_object(caller: Caller | None, bucket: str, key: str) -> Any:
         resource = f"arn:{found.partition}:s3:::{bucket}/{key}"
         if found.get_permission("s3:GetObject", resource) == PermissionResult.DENIED:
             return None
-        request_class = functools.partial(_unsigned_request_class(), caller.secret_key)
-        ActionAuthenticatorMixin._authenticate_and_authorize_action(
-            _GetObjectRequest(caller, bucket, key), request_class, resource
-        )
+        if not authorised(caller, "s3", "GetObject", resource, "GET", f"/{bucket}/{quote(key)}"):
+            return None
         obj = backend.get_object(bucket, key)
-    except Exception:  # refused, missing, or moto's internals moved: S3 answers over HTTP
+    except Exception:  # missing, or moto's internals moved: S3 answers over HTTP
         return None
     if not isinstance(obj, FakeKey):  # a delete marker, or nothing
         return None

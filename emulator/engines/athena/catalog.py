@@ -34,7 +34,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from sqlglot import exp
 
-from emulator.engines.athena import authorise
+from emulator.engines.athena import authorise, catalog_reads
 from emulator.engines.athena.authorise import Caller
 from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.glue_types import arrow_type, duck_type, glue_cast
@@ -113,8 +113,9 @@ class Catalog:
         key = (database, name)
         if key not in self._tables:
             self.calls += 1
+            found = catalog_reads.glue_table(self.caller, database, name)
             try:
-                self._tables[key] = self.glue.get_table(DatabaseName=database, Name=name)["Table"]
+                self._tables[key] = found or self.glue.get_table(DatabaseName=database, Name=name)["Table"]
             except self.glue.exceptions.EntityNotFoundException as exc:
                 what = "Schema" if "database" in str(exc).lower() and "table" not in str(exc).lower() else "Table"
                 target = f"awsdatacatalog.{database}" if what == "Schema" else f"awsdatacatalog.{database}.{name}"
@@ -175,8 +176,11 @@ class Catalog:
         location = glue_table["StorageDescriptor"].get("Location") or ""
         if not keys:
             return [([], location)]
-        parts, token = [], None
-        while True:
+        found = catalog_reads.glue_partitions(self.caller, glue_table["DatabaseName"], glue_table["Name"])
+        self.calls += found is not None
+        parts = [(p["Values"], p["StorageDescriptor"]["Location"]) for p in found or []]
+        token = None
+        while found is None:
             self.calls += 1
             page = self.glue.get_partitions(
                 DatabaseName=glue_table["DatabaseName"],
@@ -210,6 +214,11 @@ class Catalog:
     def _list(self, location: str) -> list[tuple[str, int]]:
         bucket, prefix = split_s3_url(location)
         self.calls += 1
+        listed = catalog_reads.s3_files(self.caller, bucket, prefix)
+        if listed is not None:
+            return [
+                (path, size) for path, size in listed if size and not path.rsplit("/", 1)[-1].startswith(("_", "."))
+            ]
         try:
             infos = self.fs.get_file_info(pafs.FileSelector(f"{bucket}/{prefix}".rstrip("/"), recursive=True))
         except FileNotFoundError:
