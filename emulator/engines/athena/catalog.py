@@ -9,6 +9,11 @@ Glue says otherwise). Partition pruning: the WHERE conjuncts of the query
 block that reads the table and only name its partition columns are
 evaluated on the partition values first, so pruned partitions are neither
 listed nor read; the scan's bytes are the sizes of the files kept.
+
+GetTable, GetPartitions and the listings are answered in-process where moto's
+request authorisation lets the caller's request through (``catalog_reads``),
+objects are read in-process where S3 would serve the caller's GetObject
+(``authorise``); anything else goes over HTTP as the caller.
 """
 
 from __future__ import annotations
