@@ -33,7 +33,8 @@ writes a log record), moto's internals not as expected) answers None, and the
 engine then makes the GetObject over HTTP as the caller: S3 itself fails it
 with its own error (AccessDenied, NoSuchKey...), so a refused read fails the
 query exactly as S3 refuses it. No decision is kept: each query asks again for
-each of its objects (policies may change between queries).
+each of its objects (policies may change between queries). ``authorised`` is
+step 2 alone, for a request of any service (``catalog_reads``: Glue, listings).
 """
 
 from __future__ import annotations
