@@ -13,9 +13,9 @@ the emulator's HTTP front door).
 
 IAM is enforced as in the local default (emulator/server.py): the crawler
 runs as a role holding the catalog role's S3 and Glue permissions, so its
-footers are read with ranged GetObjects and Athena checks each file with a
-HeadObject, as they do there. ``--no-iam`` measures moto without IAM (the
-engines then read moto's S3 in-process and make fewer calls).
+footers are read with ranged GetObjects, and Athena authorises each file
+as S3 decides a GetObject by its caller (in-process: bucket policy, identity
+policies, KMS), as they do there. ``--no-iam`` measures moto without IAM.
 
 Usage: .venv/bin/python bench/bench_analytics.py [rows] [--no-iam]   (writes bench/.work/results_analytics.json)
 """

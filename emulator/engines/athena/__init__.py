@@ -19,9 +19,12 @@ StartQueryExecution request: an assumed role's or IAM user's keys as moto
 knows them, else the emulator's base identity), with partition pruning
 (``catalog``): Parquet objects are fetched whole into a scratch folder laid out
 as Hive partitions and read by DuckDB's own Parquet reader, columns read as
-their Glue types; when moto enforces IAM, a HeadObject as the caller
-authorises each object, and the bytes come from moto's S3 in this process
-(5-10x faster than over HTTP), kept across queries by ETag (``storage``);
+their Glue types; each object is authorised in this process as the
+emulator's S3 decides the caller's GetObject (bucket policy, identity
+policies, kms:Decrypt of SSE-KMS objects: ``authorise``) and its bytes come
+from moto's S3 in this process (no HTTP request per object), kept across
+queries by ETag (``storage``); what is not served so is a GetObject over
+HTTP, which S3 fails as it refuses it;
 JSON / CSV tables and tables over 1 GiB go through pyarrow datasets on
 ``pyarrow.fs.S3FileSystem``. A result of 1 MiB or more is put in-process too,
 once a conditional PutObject as the caller has been authorised. GetQueryResults pages the

@@ -9,6 +9,11 @@ Glue says otherwise). Partition pruning: the WHERE conjuncts of the query
 block that reads the table and only name its partition columns are
 evaluated on the partition values first, so pruned partitions are neither
 listed nor read; the scan's bytes are the sizes of the files kept.
+
+GetTable, GetPartitions and the listings are answered in-process where moto's
+request authorisation lets the caller's request through (``catalog_reads``),
+objects are read in-process where S3 would serve the caller's GetObject
+(``authorise``); anything else goes over HTTP as the caller.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from sqlglot import exp
 
+from emulator.engines.athena import authorise, catalog_reads
+from emulator.engines.athena.authorise import Caller
 from emulator.engines.athena.errors import QueryFailed
 from emulator.engines.athena.glue_types import arrow_type, duck_type, glue_cast
 from emulator.engines.athena.storage import OBJECTS
 from emulator.engines.athena.translate import cte_names, parse
-from emulator.engines.glue_crawler.scan import iam_enforced, in_process_object, split_s3_url
+from emulator.engines.glue_crawler.scan import split_s3_url
 
 CUTOFF_REASON = "Bytes scanned limit was exceeded"
 # Tables up to this size are fetched whole into memory (one GET per object, fastest through the emulator);
@@ -88,10 +95,10 @@ class Catalog:
         log: logging.Logger,
         s3: Any = None,
         cutoff: int | None = None,
-        account: str | None = None,
+        caller: Caller | None = None,
     ):
         self.glue, self.fs, self.con, self.log, self.s3, self.cutoff = glue, fs, con, log, s3, cutoff
-        self.account = account
+        self.caller = caller
         self.workdir: str | None = None
         self.scanned = 0
         self.calls = 0
@@ -111,8 +118,9 @@ class Catalog:
         key = (database, name)
         if key not in self._tables:
             self.calls += 1
+            found = catalog_reads.glue_table(self.caller, database, name)
             try:
-                self._tables[key] = self.glue.get_table(DatabaseName=database, Name=name)["Table"]
+                self._tables[key] = found or self.glue.get_table(DatabaseName=database, Name=name)["Table"]
             except self.glue.exceptions.EntityNotFoundException as exc:
                 what = "Schema" if "database" in str(exc).lower() and "table" not in str(exc).lower() else "Table"
                 target = f"awsdatacatalog.{database}" if what == "Schema" else f"awsdatacatalog.{database}.{name}"
@@ -173,8 +181,11 @@ class Catalog:
         location = glue_table["StorageDescriptor"].get("Location") or ""
         if not keys:
             return [([], location)]
-        parts, token = [], None
-        while True:
+        found = catalog_reads.glue_partitions(self.caller, glue_table["DatabaseName"], glue_table["Name"])
+        self.calls += found is not None
+        parts = [(p["Values"], p["StorageDescriptor"]["Location"]) for p in found or []]
+        token = None
+        while found is None:
             self.calls += 1
             page = self.glue.get_partitions(
                 DatabaseName=glue_table["DatabaseName"],
@@ -194,10 +205,12 @@ class Catalog:
             values = pa.table(
                 {"__i": list(range(len(parts))), **{k: [p[0][i] for p in parts] for i, k in enumerate(keys)}}
             )
-            probe = duckdb.connect()
-            probe.register("__parts", values)
-            kept = probe.execute(f"SELECT __i FROM __parts WHERE {condition.sql(dialect='duckdb')}").fetchall()
-            probe.close()
+            probe = self.con.cursor()  # a connection of its own on the query's database (no new database)
+            try:
+                probe.register("__parts", values)
+                kept = probe.execute(f"SELECT __i FROM __parts WHERE {condition.sql(dialect='duckdb')}").fetchall()
+            finally:
+                probe.close()
         except Exception as exc:  # a predicate DuckDB cannot evaluate on strings: read every partition
             self.log.info("no partition pruning for %s: %s", glue_table["Name"], exc)
             return parts
@@ -206,6 +219,11 @@ class Catalog:
     def _list(self, location: str) -> list[tuple[str, int]]:
         bucket, prefix = split_s3_url(location)
         self.calls += 1
+        listed = catalog_reads.s3_files(self.caller, bucket, prefix)
+        if listed is not None:
+            return [
+                (path, size) for path, size in listed if size and not path.rsplit("/", 1)[-1].startswith(("_", "."))
+            ]
         try:
             infos = self.fs.get_file_info(pafs.FileSelector(f"{bucket}/{prefix}".rstrip("/"), recursive=True))
         except FileNotFoundError:
@@ -223,20 +241,12 @@ class Catalog:
         return out
 
     def _fetch(self, path: str) -> pa.Buffer:
-        """An object's bytes as the caller may read them.
-
-        When moto enforces IAM, a HeadObject as the caller (authorised by s3:GetObject, as GetObject is)
-        decides; the bytes then come from moto's S3 in this process, which is 5-10x faster than serving
-        them over the emulator's HTTP. Without enforcement nothing needs deciding. Anything unexpected:
-        a plain GetObject as the caller.
-        """
+        """An object's bytes as the caller may read them: decided in-process as S3 decides the caller's
+        GetObject (``authorise``), else a GetObject as the caller over HTTP (S3 fails what it refuses)."""
         bucket, key = path.split("/", 1)
         try:
-            if iam_enforced():
-                self.s3.head_object(Bucket=bucket, Key=key)
-            value = in_process_object(self.account, bucket, key)
-            if value is None:
-                value = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            found = authorise.readable_object(self.caller, bucket, key)
+            value = found.value if found is not None else self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             return pa.py_buffer(value)
         except Exception as exc:
             raise QueryFailed("HIVE_CANNOT_OPEN_SPLIT", f"Error opening Hive split s3://{path}: {exc}") from exc
@@ -323,7 +333,7 @@ class Catalog:
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / f"{i}.parquet"
             bucket, key = path.split("/", 1)
-            OBJECTS.fetch(self.s3, self.account, bucket, key, target)
+            OBJECTS.fetch(self.s3, self.caller, bucket, key, target)
             return str(target)
 
         with self._timed("s3_fetch_s"), ThreadPoolExecutor(max_workers=4) as pool:
