@@ -142,7 +142,8 @@ EOF
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT (log: $LOG_DIR/postgres.log)"
   touch "$LOG_DIR/postgres.log"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$LOG_DIR/postgres.log"; fi
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOG_DIR/postgres.log" -w -t 60 start >/dev/null \
+  # The port on the command line: a data directory made for another port still serves this one.
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$LOG_DIR/postgres.log" -o "-p $PG_PORT" -w -t 60 start >/dev/null \
     || die "PostgreSQL did not start; see $LOG_DIR/postgres.log"
   pg_ready || die "PostgreSQL not answering on port $PG_PORT"
   local level
