@@ -221,9 +221,7 @@ class Catalog:
         self.calls += 1
         listed = catalog_reads.s3_files(self.caller, bucket, prefix)
         if listed is not None:
-            return [
-                (path, size) for path, size in listed if size and not path.rsplit("/", 1)[-1].startswith(("_", "."))
-            ]
+            return [(path, size) for path, size in listed if _is_data_file(path, size)]
         try:
             infos = self.fs.get_file_info(pafs.FileSelector(f"{bucket}/{prefix}".rstrip("/"), recursive=True))
         except FileNotFoundError:
@@ -233,12 +231,11 @@ class Catalog:
                 "HIVE_CANNOT_OPEN_SPLIT" if "DENIED" not in str(exc).upper() else "PERMISSION_DENIED",
                 f"Error listing {location}: {exc}",
             ) from exc
-        out = []
-        for info in infos:
-            base = info.path.rsplit("/", 1)[-1]
-            if info.type == pafs.FileType.File and info.size and not base.startswith(("_", ".")):
-                out.append((info.path, info.size))
-        return out
+        return [
+            (info.path, info.size)
+            for info in infos
+            if info.type == pafs.FileType.File and _is_data_file(info.path, info.size)
+        ]
 
     def _fetch(self, path: str) -> pa.Buffer:
         """An object's bytes as the caller may read them: decided in-process as S3 decides the caller's
@@ -369,3 +366,8 @@ class Catalog:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+
+def _is_data_file(path: str, size: int) -> bool:
+    """A file a table's scan reads: not empty, and not hidden (``_SUCCESS``, ``.crc``...), as Athena skips them."""
+    return bool(size) and not path.rsplit("/", 1)[-1].startswith(("_", "."))
