@@ -81,7 +81,8 @@ WARM_SERVICES = (
     "sts",
 )
 _HEADER = struct.Struct("!Q")
-_zip_compile = zipimport._compile_source
+# zipimport's compile of a file without bytecode (CPython 3.8+); without it, forks compile as usual.
+_zip_compile = getattr(zipimport, "_compile_source", None)
 _code_folder: str | None = None  # set by serve(): the run's compiled payload files
 
 
@@ -172,7 +173,7 @@ def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
 
 
 def _child(request: dict, code: bytes, out, err) -> int:
-    if _code_folder is not None:
+    if _code_folder is not None and _zip_compile is not None:
         zipimport._compile_source = _compile_once
     for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGALRM):
         signal.signal(signum, signal.SIG_DFL)
