@@ -15,10 +15,16 @@ the platform's services once, then runs each payload in a fork of itself:
   own stdout/stderr, which are sent back with the exit status;
 * the payload is the same AnsiballZ wrapper the local connection would pipe
   to ``python``, run as ``__main__``;
-* one named change to botocore, in this host only: sessions share one data
-  loader per data path (``botocore.session.create_loader`` memoised), so a
-  module's client finds the service model already parsed. The data files are
-  read-only and botocore already shares them between clients of one session;
+* named changes to botocore, in this host and its forks only
+  (``warm_botocore.py``): sessions share one data loader per data path, the
+  operation methods of a service's client class, and the checks of the
+  built-in event handlers, so that a module's session and client (~22 ms
+  each in a cold fork) find that work done. Each is a memo of a result that
+  depends only on botocore's code and data;
+* the host's objects are frozen out of the garbage collector before it
+  serves (``gc.freeze``), as Python's documentation advises for a process
+  that forks without exec: a fork's collections then do not walk, and copy,
+  the host's pages;
 * the Python files of a payload are compiled once per run: a module's fork
   imports them from the payload's zip, which has no bytecode, so every module
   compiled the same ~50 module_utils files again (~25 ms a module run). The
@@ -33,14 +39,16 @@ has been idle for ``IDLE_EXIT_S``.
 
 This file is run as a script (``python warm_module_host.py SOCKET PID``) and
 imports nothing from the collection, so that it starts without a collection
-loader.
+loader; ``warm_botocore.py`` beside it is loaded by its path.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import hashlib
+import importlib.util
 import io
 import json
 import marshal
@@ -80,10 +88,26 @@ WARM_SERVICES = (
     "sqs",
     "sts",
 )
+# What every module run imported from outside its payload (ansible-core and its
+# dependencies, which the wrapper's first import already takes from the host's
+# ansible-core): imported once here instead of in each fork (~5 ms a run).
+WARM_IMPORTS = (
+    "ansible.module_utils.basic",  # the wrapper's first import
+    "ansible.module_utils._internal._ansiballz._loader",
+    "ansible.module_utils._internal._json._profiles._module_legacy_c2m",
+    "ansible.module_utils._internal._json._profiles._module_legacy_m2c",
+    "ansible.module_utils._text",
+    "ansible.module_utils.ansible_release",
+    "ansible.module_utils.common.dict_transformations",
+    "ansible.module_utils.common.network",
+    "encodings.cp437",  # zipfile's name decoding
+    "packaging.version",  # amazon.aws compares boto versions with it
+)
 _HEADER = struct.Struct("!Q")
 # zipimport's compile of a file without bytecode (CPython 3.8+); without it, forks compile as usual.
 _zip_compile = getattr(zipimport, "_compile_source", None)
 _code_folder: str | None = None  # set by serve(): the run's compiled payload files
+_fork_codes: dict[tuple[str, str], types.CodeType] = {}  # (file, source SHA) -> code, in one fork
 
 
 def send_frame(sock: socket.socket, payload: bytes) -> None:
@@ -107,27 +131,24 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def warm_up() -> None:
-    """Import boto3 and parse the platform's service data once, before forking."""
-    import botocore.loaders
-    import botocore.session
-
-    loaders: dict[str | None, botocore.loaders.Loader] = {}
-    create_loader = botocore.loaders.create_loader
-
-    def shared_loader(search_path_string=None):
-        if search_path_string not in loaders:
-            loaders[search_path_string] = create_loader(search_path_string)
-        return loaders[search_path_string]
-
-    botocore.session.create_loader = shared_loader
+    """Import boto3 and build the platform's clients once, before forking (see warm_botocore.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "_smartstream_warm_botocore", os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm_botocore.py")
+    )
+    warm_botocore = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(warm_botocore)
+    warm_botocore.share_all()
 
     import boto3
-    from ansible.module_utils import basic  # noqa: F401  (the wrapper's first import)
-    from ansible.module_utils._internal._ansiballz import _loader  # noqa: F401
 
+    for name in WARM_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     for service in WARM_SERVICES:
-        session.client(service)
+        client = session.client(service)
+        client.can_paginate(next(iter(client.meta.method_to_api_mapping)))  # parses the service's paginators
+        client.waiter_names  # noqa: B018 - parses the service's waiters
 
 
 def run_payload(request: dict, code: bytes) -> tuple[int, bytes, bytes]:
@@ -154,8 +175,20 @@ def _memory_file(name: str):
 
 
 def _compile_once(pathname: str, source: bytes) -> types.CodeType:
-    """zipimport's compile of a payload file, kept by its source's SHA for the other module runs."""
-    path = os.path.join(_code_folder, hashlib.sha256(source).hexdigest())
+    """zipimport's compile of a payload file, kept by its source's SHA for the other module runs.
+
+    zipimport compiles a file twice per import (for its spec's file name, then
+    for its code); within one fork the second time gets the first one's code.
+    """
+    digest = hashlib.sha256(source).hexdigest()
+    code = _fork_codes.get((pathname, digest))
+    if code is None:
+        code = _fork_codes[pathname, digest] = _kept_or_compiled(pathname, source, digest)
+    return code
+
+
+def _kept_or_compiled(pathname: str, source: bytes, digest: str) -> types.CodeType:
+    path = os.path.join(_code_folder, digest)
     with contextlib.suppress(OSError, ValueError, EOFError, TypeError), open(path, "rb") as handle:
         return _renamed(marshal.loads(handle.read()), pathname)
     code = _zip_compile(pathname, source)
@@ -307,6 +340,7 @@ def main(argv: list[str]) -> int:
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     warm_up()
+    gc.freeze()  # before the first fork: what the host holds now stays out of the forks' collections
     serve(path, controller_pid)
     return 0
 

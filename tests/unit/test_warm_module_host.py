@@ -143,3 +143,22 @@ def test_an_unreadable_kept_file_is_compiled_again(tmp_path, code_folder):
     for kept in code_folder.iterdir():
         kept.write_bytes(b"not marshal")
     assert run(IMPORT_FROM.format(zip=str(_zipped(tmp_path, "b.zip", source))))[1] == b"3 True\n"
+
+
+def test_a_file_zipimport_compiles_twice_per_import_is_read_once_per_module_run(tmp_path, code_folder):
+    zipped = _zipped(tmp_path, "once.zip", "VALUE = 4\ndef where():\n    pass\n")
+    counted = (
+        "from ansible_collections.smartstream.pipeline.plugins.plugin_utils import warm_module_host as h\n"
+        "calls = []\nkept = h._kept_or_compiled\n"
+        "h._kept_or_compiled = lambda *a: calls.append(a[0]) or kept(*a)\n"
+        + IMPORT_FROM.format(zip=str(zipped))
+        + "\nprint(len(calls))"
+    )
+    assert run(counted)[1] == b"4 True\n1\n"  # zipimport asked twice (spec file name, then code)
+
+
+def test_every_warm_import_exists():
+    import importlib
+
+    for name in host.WARM_IMPORTS:
+        importlib.import_module(name)
