@@ -8,10 +8,11 @@ short_description: Run on the controller, with Python modules run in forks of on
 version_added: 1.0.0
 description:
   - The C(ansible.builtin.local) connection, except for Python modules. The
-    first one starts a module host for this C(ansible-playbook) run, which
-    imports boto3 and parses botocore's data files for the platform's services
-    once; every Python module then runs in a fork of that host instead of a
-    new Python process.
+    run's first task starts a module host for this C(ansible-playbook) run in
+    the background (it warms up while the controller runs the first tasks; the
+    first module waits for it), which imports boto3 and parses botocore's data
+    files for the platform's services once; every Python module then runs in
+    a fork of that host instead of a new Python process.
   - A module run costs about 0.05 s instead of about 0.55 s (a new Python,
     the boto3 import and the parsing of botocore's data files, per task).
     The module, its arguments, its result and its C(changed) are the same.
@@ -128,6 +129,10 @@ class Connection(LocalConnection):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         # Runs in each task's worker before its action plugin builds the module.
         self._ansiballz_store(ansiballz_store.prime)
+        try:
+            self._start_host_early()
+        except (OSError, AnsibleConnectionFailure) as ex:  # the first module starts it then, or says why it cannot
+            display.vvv(f"warm module host not started early: {ex}")
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
         self._ansiballz_store(ansiballz_store.save)  # a module run: its payload was just built (or reused)
@@ -182,7 +187,7 @@ class Connection(LocalConnection):
         return {"env": env, "cwd": self.cwd or os.getcwd(), "umask": umask, "interpreter": interpreter}
 
     def _connect_host(self, path):
-        """A connection to this run's host; the first module of the run starts it."""
+        """A connection to this run's host; started here unless a task of this run started it already."""
         try:
             return _connected(path)
         except (FileNotFoundError, ConnectionRefusedError):
@@ -192,8 +197,29 @@ class Connection(LocalConnection):
             try:
                 return _connected(path)  # another task of this run started it meanwhile
             except (FileNotFoundError, ConnectionRefusedError):
-                self._start_host(path)
+                pid = _starting_host(path) or self._spawn_host(path)
+                self._wait_for_host(path, pid)
         return _connected(path)
+
+    def _start_host_early(self):
+        """Start this run's host without waiting for it, so that it warms up while controller tasks run.
+
+        Called for every task; only the first one of a run that finds no host
+        (and gets the lock without waiting) starts it. The first module waits
+        for it to listen (``_connect_host``).
+        """
+        if not self.get_option("warm") or not self.get_option("pipelining"):
+            return
+        path = self._host_socket()
+        if os.path.exists(path):
+            return
+        with open(host.companion(path, ".lock"), "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # a task of this run is starting it or connecting
+            if not os.path.exists(path) and not _starting_host(path):
+                self._spawn_host(path)
 
     def _host_socket(self):
         """The path of this run's host socket, in a folder private to this user."""
@@ -205,11 +231,11 @@ class Connection(LocalConnection):
             raise AnsibleConnectionFailure(f"{folder} must belong to this user and be private (mode 0700)")
         return os.path.join(folder, f"{controller}.sock")
 
-    def _start_host(self, path):
+    def _spawn_host(self, path):
+        """Start a host for this run's socket; returns its pid (it listens once warm)."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # a host of an earlier run with this process id, gone
-        log_path = host.companion(path, ".log")
-        with open(log_path, "wb") as log:
+        with open(host.companion(path, ".log"), "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, host.__file__, path, str(os.getppid())],
                 stdin=subprocess.DEVNULL,
@@ -218,14 +244,31 @@ class Connection(LocalConnection):
                 start_new_session=True,
                 close_fds=True,
             )
+        with open(host.companion(path, ".pid"), "w") as pid_file:
+            pid_file.write(str(process.pid))
+        display.vvv(f"warm module host starting: pid {process.pid}, {path}")
+        return process.pid
+
+    def _wait_for_host(self, path, pid):
         deadline = time.monotonic() + self.get_option("warm_start_timeout")
         while not os.path.exists(path):
-            if process.poll() is not None or time.monotonic() > deadline:
-                with open(log_path, "rb") as log:
+            if host.process_state(pid) in (None, b"Z") or time.monotonic() > deadline:
+                with open(host.companion(path, ".log"), "rb") as log:
                     detail = log.read().decode(errors="replace")[-2000:]
                 raise AnsibleConnectionFailure(f"the warm module host did not start: {detail or 'no output'}")
             time.sleep(0.02)
-        display.vvv(f"warm module host started: pid {process.pid}, {path}")
+
+
+def _starting_host(path):
+    """The pid of a host started for this socket that runs and does not listen yet, or None."""
+    try:
+        with open(host.companion(path, ".pid")) as pid_file:
+            pid = int(pid_file.read())
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            started_for_path = path.encode() in cmdline.read().split(b"\0")
+    except (OSError, ValueError):  # none, or no /proc to tell: start one
+        return None
+    return pid if started_for_path and host.process_state(pid) not in (None, b"Z") else None
 
 
 def _shell_command(cmd):

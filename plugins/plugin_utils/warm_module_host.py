@@ -274,14 +274,14 @@ def serve(path: str, controller_pid: int) -> None:
                 os._exit(_handle(conn))
             conn.close()
     finally:
-        for leftover in (path, companion(path, ".lock"), companion(path, ".log")):
+        for leftover in (path, companion(path, ".lock"), companion(path, ".log"), companion(path, ".pid")):
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
         shutil.rmtree(_code_folder, ignore_errors=True)
 
 
 def companion(path: str, suffix: str) -> str:
-    """The host's lock (``.lock``), log (``.log``) or code folder (``.code``) beside its socket ``<pid>.sock``."""
+    """The host's lock (``.lock``), log, pid, or code folder (``.code``) beside its socket ``<pid>.sock``."""
     return path.removesuffix(".sock") + suffix
 
 

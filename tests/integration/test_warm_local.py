@@ -45,8 +45,15 @@ def test_the_host_goes_with_the_playbook(tmp_path):
     folder = Path(tempfile.gettempdir()) / f"smartstream-warm-{os.getuid()}"
     result = play(tmp_path, "smartstream.pipeline.warm_local")
     assert result.returncode == 0, result.stdout[-3000:]
-    started = [line for line in result.stdout.splitlines() if line.startswith("warm module host started")]
+    lines = result.stdout.splitlines()
+    started = [line for line in lines if line.startswith("warm module host starting")]
     assert len(started) == 1, result.stdout[-3000:]
+    # started by the first task, a controller one, before any module ran
+    first_module = next(n for n, line in enumerate(lines) if "EXEC (warm module host)" in line)
+    assert lines.index(started[0]) < first_module
+    assert lines.index(started[0]) < next(
+        n for n, line in enumerate(lines) if "A module with a task environment" in line
+    )
     socket_path = Path(started[0].rsplit(" ", 1)[1])
     assert socket_path.parent == folder
     for _ in range(50):  # it notices within a second that the controller has gone
@@ -55,6 +62,7 @@ def test_the_host_goes_with_the_playbook(tmp_path):
         time.sleep(0.1)
     assert not socket_path.exists()
     assert not socket_path.with_suffix(".lock").exists()
+    assert not socket_path.with_suffix(".pid").exists()
 
 
 def test_payloads_built_in_one_run_are_reused_by_the_next(tmp_path):
