@@ -455,7 +455,7 @@ def main():
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Athena {label}: the AWS request failed")
 
-    results = [r for r, _ in outcomes]
+    results = [outcome[0] for outcome in outcomes]
     pending = {r["name"]: r["missing_tables"] for r in results if r["missing_tables"]}
     if p["views"] is None:
         result = {**results[0], "pending": pending}

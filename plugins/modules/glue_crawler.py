@@ -441,7 +441,10 @@ def main():
         result = {"changed": results[0][0], "crawler": results[0][1]}
         diff = {"before": diff["before"][names[0]], "after": diff["after"][names[0]]}
     else:
-        result = {"changed": any(c for c, _ in results), "crawlers": [a for _, a in results]}
+        result = {
+            "changed": any(changed for changed, after in results),
+            "crawlers": [after for changed, after in results],
+        }
     if module._diff:
         result["diff"] = diff
     module.exit_json(**result)
