@@ -170,6 +170,21 @@ def get_table(glue, database, name):
         return None
 
 
+def get_all_tables(glue, database):
+    """Every Glue table (and view) of ``database`` by name, in one listing; None when the database does not exist."""
+    tables = {}
+    kwargs = {"DatabaseName": database}
+    try:
+        while True:
+            page = glue.get_tables(aws_retry=True, **kwargs)
+            tables.update((table["Name"], table) for table in page.get("TableList", []))
+            if not page.get("NextToken"):
+                return tables
+            kwargs["NextToken"] = page["NextToken"]
+    except is_boto3_error_code("EntityNotFoundException"):
+        return None
+
+
 def database_exists(glue, database):
     try:
         glue.get_database(aws_retry=True, Name=database)

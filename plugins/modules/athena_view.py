@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 ---
 module: athena_view
-short_description: Manage an Amazon Athena view idempotently
+short_description: Manage Amazon Athena views idempotently
 version_added: 0.1.0
 description:
   - Creates, replaces or drops an Athena view by running C(CREATE OR REPLACE VIEW) or C(DROP VIEW IF EXISTS)
@@ -24,6 +24,8 @@ description:
     replaced.
   - Views read tables that crawlers create. With I(require_tables), a view whose tables are not cataloged yet
     is not created (Athena would fail it); the task changes nothing and returns them in C(missing_tables).
+  - With I(views), several views of I(database) are converged in one run of the module, from one listing of the
+    database's tables (C(GetTables)); each view is handled as if given alone.
   - Neither amazon.aws nor community.aws manages Athena views or runs Athena statements.
 author:
   - SmartStream platform team (@smartstream)
@@ -31,8 +33,27 @@ options:
   name:
     description:
       - Name of the view (lower-case letters, digits and underscores, as Athena allows; 1-255 characters).
-    required: true
+      - Exactly one of I(name) and I(views) is required.
     type: str
+  views:
+    description:
+      - Several views of I(database), instead of I(name), I(query) and I(require_tables).
+      - Exactly one of I(name) and I(views) is required.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the view, as I(name).
+        required: true
+        type: str
+      query:
+        description: The view's query, as I(query). Required with I(state=present).
+        type: str
+      require_tables:
+        description: Tables of I(database) the query reads, as I(require_tables).
+        type: list
+        elements: str
+        default: []
   database:
     description:
       - Glue database of the view. It must exist, except in check mode and with I(state=absent).
@@ -46,7 +67,7 @@ options:
     type: str
   state:
     description:
-      - C(present) creates the view or replaces its query; C(absent) drops it.
+      - C(present) creates the view or replaces its query; C(absent) drops it (every view of I(views)).
     choices: [present, absent]
     default: present
     type: str
@@ -76,7 +97,7 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - Needs C(athena:StartQueryExecution), C(athena:GetQueryExecution), C(athena:GetWorkGroup),
-    C(glue:GetDatabase), C(glue:GetTable), C(glue:CreateTable), C(glue:UpdateTable), C(glue:DeleteTable) and
+    C(glue:GetDatabase), C(glue:GetTable), C(glue:GetTables) (with I(views)), C(glue:CreateTable), C(glue:UpdateTable), C(glue:DeleteTable) and
     write access to the workgroup's result location.
 """
 
@@ -102,45 +123,74 @@ EXAMPLES = r"""
     database: smartstream_dev
     workgroup: smartstream-dev
     state: absent
+
+- name: Several views in one task
+  smartstream.pipeline.athena_view:
+    database: smartstream_dev
+    workgroup: smartstream-dev
+    views:
+      - name: head_count
+        query: SELECT count(*) AS employees FROM "smartstream_dev"."employees"
+        require_tables: [employees]
+      - name: departments
+        query: SELECT DISTINCT department FROM "smartstream_dev"."employees"
+        require_tables: [employees]
+  register: views
 """
 
 RETURN = r"""
+views:
+  description:
+    - With I(views), the result of each view in the order of I(views), with the keys C(name), C(database), C(query),
+      C(columns), C(query_execution_id), C(action), C(missing_tables) and C(changed) described here for one view.
+  returned: with I(views)
+  type: list
+  elements: dict
+  sample: [{"name": "head_count", "database": "smartstream_dev", "query": "", "query_execution_id": "",
+            "action": "none", "missing_tables": ["employees"], "changed": false}]
+pending:
+  description:
+    - Views held back because tables of their I(require_tables) are not in the catalog, each with those tables
+      (with I(name), the one view when it is held back).
+  returned: always
+  type: dict
+  sample: {"salary_anomalies": ["analytics_salary_anomalies"]}
 name:
   description: Name of the view.
-  returned: always
+  returned: with I(name)
   type: str
   sample: current_employees
 database:
   description: Glue database of the view.
-  returned: always
+  returned: with I(name)
   type: str
   sample: smartstream_dev
 query:
   description:
     - The view's SQL after the task - as the catalog holds it, or as given when the task created or replaced
       the view; empty when there is no view.
-  returned: always
+  returned: with I(name)
   type: str
   sample: SELECT id, department FROM "smartstream_dev"."employees"
 columns:
   description: Columns of the view as the catalog holds them (name and Presto type).
-  returned: when the view exists after the task and the catalog holds its columns
+  returned: with I(name), when the view exists after the task and the catalog holds its columns
   type: list
   elements: dict
   sample: [{"name": "id", "type": "integer"}]
 query_execution_id:
   description: Id of the Athena statement the task ran (empty when it ran none).
-  returned: always
+  returned: with I(name)
   type: str
   sample: 6f9a5a0e-43f4-4f6b-9d0c-1d2e3f4a5b6c
 action:
   description: What the task did (or would do in check mode) - C(create), C(replace), C(drop) or C(none).
-  returned: always
+  returned: with I(name)
   type: str
   sample: replace
 missing_tables:
   description: Tables of I(require_tables) not in the catalog, which kept the view from being created or replaced.
-  returned: always
+  returned: with I(name)
   type: list
   elements: str
   sample: [analytics_salary_anomalies]
@@ -158,6 +208,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.smartstream.pipeline.plugins.module_utils.athena import (
     database_exists,
     decode_presto_view,
+    get_all_tables,
     get_table,
     normalise_sql,
     quote_identifier,
@@ -257,36 +308,44 @@ def record_digests(glue, database, table, wanted_query):
     glue.update_table(aws_retry=True, DatabaseName=database, TableInput=table_input, SkipArchive=True)
 
 
-def ensure(module, athena, glue, params):
-    name, database, state = params["name"], params["database"], params["state"]
-    wanted = params["query"] if state == "present" else None
-    result = {
+def new_result(params):
+    """The result of a view the task leaves alone."""
+    return {
         "changed": False,
-        "name": name,
-        "database": database,
+        "name": params["name"],
+        "database": params["database"],
         "query": "",
         "query_execution_id": "",
         "action": "none",
         "missing_tables": [],
     }
 
-    if not database_exists(glue, database):
-        if state == "absent":
-            return result, None
-        if not module.check_mode:
-            module.fail_json(msg=f"Glue database {database} does not exist: create it first (the catalog layer)")
-        # Check mode: an earlier task of the same run would create the database.
-        result.update(changed=True, action="create", query=wanted, missing_tables=list(params["require_tables"]))
-        return result, None
 
+def missing_database(module, params):
+    """The result of a view whose database does not exist (fails unless absent or in check mode)."""
+    result = new_result(params)
+    if params["state"] == "absent":
+        return result, None
+    if not module.check_mode:
+        module.fail_json(msg=f"Glue database {params['database']} does not exist: create it first (the catalog layer)")
+    # Check mode: an earlier task of the same run would create the database.
+    result.update(changed=True, action="create", query=params["query"], missing_tables=list(params["require_tables"]))
+    return result, None
+
+
+def ensure_view(module, athena, glue, params, lookup):
+    """Bring one view of an existing database to its state; ``lookup(name)`` reads a table of the database."""
+    name, database, state = params["name"], params["database"], params["state"]
+    wanted = params["query"] if state == "present" else None
+    result = new_result(params)
     try:
-        current = read_view(get_table(glue, database, name))
+        current = read_view(lookup(name))
     except NotAView as e:
         module.fail_json(msg=f"{database}.{name} is a {e} table, not a view: the module neither replaces nor drops it")
     before = current["query"] if current else ""
     missing = []
     if state == "present" and not matches(current, wanted):
-        missing = [t for t in params["require_tables"] if get_table(glue, database, t) is None]
+        missing = [t for t in params["require_tables"] if lookup(t) is None]
     action = plan(state, current, wanted, missing)
     result.update(action=action, missing_tables=missing, query=before)
     if current and current["columns"]:
@@ -327,10 +386,42 @@ def ensure(module, athena, glue, params):
     return result, before
 
 
+def check_view(module, params):
+    """Fail with a clear message on a bad name or query of one view."""
+    if not NAME.match(params["name"]):
+        module.fail_json(msg=f"name '{params['name']}': lower-case letters, digits and underscores, 1-255 characters")
+    if params["state"] == "present" and not normalise_sql(params["query"] or ""):
+        module.fail_json(msg=f"view {params['name']}: query: the view's SELECT, not empty")
+
+
+def ensure(module, athena, glue, params):
+    """One view (I(name)): its database, then the view and its tables, read one by one."""
+    if not database_exists(glue, params["database"]):
+        return missing_database(module, params)
+    return ensure_view(module, athena, glue, params, lambda table: get_table(glue, params["database"], table))
+
+
+def converge_many(module, athena, glue, views):
+    """Several views (I(views)) of one database, read in one listing of its tables."""
+    tables = get_all_tables(glue, views[0]["database"])
+    if tables is None:
+        return [missing_database(module, v) for v in views]
+    return [ensure_view(module, athena, glue, v, tables.get) for v in views]
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
+            name=dict(type="str"),
+            views=dict(
+                type="list",
+                elements="dict",
+                options=dict(
+                    name=dict(type="str", required=True),
+                    query=dict(type="str"),
+                    require_tables=dict(type="list", elements="str", default=[]),
+                ),
+            ),
             database=dict(type="str", required=True),
             workgroup=dict(type="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -339,25 +430,44 @@ def main():
             wait_timeout=dict(type="int", default=300),
             poll_interval=dict(type="int", default=1),
         ),
-        required_if=[("state", "present", ["query"])],
+        required_one_of=[("name", "views")],
+        mutually_exclusive=[("name", "views"), ("query", "views")],
         supports_check_mode=True,
     )
     p = module.params
-    if not NAME.match(p["name"]):
-        module.fail_json(msg=f"name '{p['name']}': lower-case letters, digits and underscores, 1-255 characters")
-    if p["state"] == "present" and not normalise_sql(p["query"]):
-        module.fail_json(msg="query: the view's SELECT, not empty")
     if p["wait_timeout"] < 1 or p["poll_interval"] < 1:
         module.fail_json(msg="wait_timeout and poll_interval: at least 1 second")
+    given = [p] if p["views"] is None else [{**p, **v} for v in p["views"]]
+    names = [v["name"] for v in given]
+    if len(set(names)) != len(names):
+        module.fail_json(msg="views: a name is given twice")
+    for view in given:
+        check_view(module, view)
+    label = f"{p['database']}.{p['name']}" if p["views"] is None else f"views of {p['database']}"
 
     athena = module.client("athena", retry_decorator=AWSRetry.jittered_backoff())
     glue = module.client("glue", retry_decorator=AWSRetry.jittered_backoff())
     try:
-        result, before = ensure(module, athena, glue, p)
+        if p["views"] is None:
+            outcomes = [ensure(module, athena, glue, p)]
+        else:
+            outcomes = converge_many(module, athena, glue, given)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Athena view {p['database']}.{p['name']}: the AWS request failed")
+        module.fail_json_aws(e, msg=f"Athena {label}: the AWS request failed")
+
+    results = [outcome[0] for outcome in outcomes]
+    pending = {r["name"]: r["missing_tables"] for r in results if r["missing_tables"]}
+    if p["views"] is None:
+        result = {**results[0], "pending": pending}
+        diff = {"before": {"query": outcomes[0][1] or ""}, "after": {"query": results[0]["query"]}}
+    else:
+        result = {"changed": any(r["changed"] for r in results), "views": results, "pending": pending}
+        diff = {
+            "before": {r["name"]: before or "" for r, before in outcomes},
+            "after": {r["name"]: r["query"] for r in results},
+        }
     if module._diff:
-        result["diff"] = {"before": {"query": before or ""}, "after": {"query": result["query"]}}
+        result["diff"] = diff
     module.exit_json(**result)
 
 

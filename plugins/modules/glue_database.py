@@ -210,6 +210,9 @@ def ensure_present(client, module, params):
         tags = {k: v for k, v in current_tags.items() if k not in to_remove}
         tags.update(to_set)
         after = present_view({**current, **merged}, tags)
+    elif not changed:
+        # Nothing was written: what was read is what there is.
+        after = before
     else:
         final = get_database(client, name, catalog_id)
         after = present_view(final, get_tags(client, database_arn(client, final)))

@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 ---
 module: s3_bucket_lifecycle
-short_description: Converge the whole lifecycle configuration of an S3 bucket in one request
+short_description: Converge the whole lifecycle configuration of S3 buckets, one request per bucket
 version_added: 0.1.0
 description:
   - Reads the bucket's lifecycle configuration once, compares it with I(rules) and, when they differ,
@@ -16,12 +16,15 @@ description:
     change (30 seconds per changed rule). Writing every rule of a bucket at once has no such race; this
     module waits only until one read returns what it wrote.
   - Rules are compared by I(id); their order does not matter.
+  - With I(buckets), several buckets' configurations are converged in one run of the module, each as if given
+    alone with I(name) and I(rules).
 author:
   - SmartStream platform team (@smartstream)
 options:
   name:
-    description: The bucket.
-    required: true
+    description:
+      - The bucket.
+      - Exactly one of I(name) and I(buckets) is required.
     type: str
   state:
     description: C(present) makes the configuration hold I(rules); C(absent) deletes the whole configuration.
@@ -37,7 +40,7 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
+    suboptions: &rule_options
       id:
         description: Unique identifier of the rule in the bucket.
         required: true
@@ -74,6 +77,24 @@ options:
       abort_incomplete_multipart_upload_days:
         description: Days after an incomplete multipart upload starts when its parts are deleted.
         type: int
+  buckets:
+    description:
+      - Several buckets and the rules of each, instead of I(name) and I(rules). I(state) and I(purge_rules)
+        apply to each.
+      - Exactly one of I(name) and I(buckets) is required.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The bucket.
+        required: true
+        type: str
+      rules:
+        description: The bucket's rules, as I(rules).
+        type: list
+        elements: dict
+        default: []
+        suboptions: *rule_options
   wait_timeout:
     description:
       - Seconds to wait after a change until a read of the configuration returns what was written
@@ -103,6 +124,16 @@ EXAMPLES = r"""
         noncurrent_version_expiration_days: 7
         abort_incomplete_multipart_upload_days: 7
 
+- name: The lifecycle of two buckets in one task
+  smartstream.pipeline.s3_bucket_lifecycle:
+    buckets:
+      - name: smartstream-dev-athena-123456789012-eu-north-1
+        rules:
+          - {id: results-expiry, expiration_days: 30}
+      - name: smartstream-dev-access-logs-123456789012-eu-north-1
+        rules:
+          - {id: access-logs-expiry, expiration_days: 90}
+
 - name: No lifecycle at all
   smartstream.pipeline.s3_bucket_lifecycle:
     name: smartstream-dev-datalake-123456789012-eu-north-1
@@ -110,9 +141,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+buckets:
+  description: With I(buckets), each bucket's C(name), C(rules) after the run (as I(rules) below) and C(changed).
+  returned: with I(buckets)
+  type: list
+  elements: dict
+  sample: [{"name": "smartstream-dev-athena-123456789012-eu-north-1", "changed": false, "rules": []}]
 rules:
   description: The bucket's rules after the run, in the S3 API's shape, sorted by ID (empty when none).
-  returned: always
+  returned: with I(name)
   type: list
   elements: dict
   sample:
@@ -190,12 +227,12 @@ def desired_rules(params, before):
     return wanted
 
 
-def validate(module):
-    ids = [rule["id"] for rule in module.params["rules"]]
+def validate(module, bucket, rules):
+    ids = [rule["id"] for rule in rules]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        module.fail_json(msg=f"Rule IDs must be unique in a bucket: {', '.join(duplicates)} repeated")
-    for rule in module.params["rules"]:
+        module.fail_json(msg=f"Rule IDs must be unique in a bucket ({bucket}): {', '.join(duplicates)} repeated")
+    for rule in rules:
         actions = ("expiration_days", "transitions", "noncurrent_version_expiration_days")
         if not any(rule.get(a) for a in actions) and rule.get("abort_incomplete_multipart_upload_days") is None:
             module.fail_json(msg=f"Rule {rule['id']} has no action: set an expiration, a transition or an abort")
@@ -221,6 +258,21 @@ def wait_until_read_back(module, client, bucket, rules):
         )
 
 
+def converge(module, client, bucket, params):
+    """Bring one bucket's lifecycle to ``params`` (state, rules, purge_rules): (changed, rules before, after)."""
+    before = read_rules(client, bucket)
+    if before is None:
+        if params["state"] == "absent":
+            return False, {}, {}
+        module.fail_json(msg=f"Bucket {bucket} not found: create it before its lifecycle")
+    after = desired_rules(params, before)
+    changed = after != before
+    if changed and not module.check_mode:
+        write(client, bucket, after)
+        wait_until_read_back(module, client, bucket, after)
+    return changed, before, after
+
+
 def main():
     transition = dict(days=dict(type="int", required=True), storage_class=dict(type="str", required=True))
     rule = dict(
@@ -233,35 +285,54 @@ def main():
         abort_incomplete_multipart_upload_days=dict(type="int"),
     )
     argument_spec = dict(
-        name=dict(type="str", required=True),
+        name=dict(type="str"),
+        buckets=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                rules=dict(type="list", elements="dict", default=[], options=rule),
+            ),
+        ),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         purge_rules=dict(type="bool", default=True),
         rules=dict(type="list", elements="dict", default=[], options=rule),
         wait_timeout=dict(type="int", default=60),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    validate(module)
-    bucket = module.params["name"]
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        required_one_of=[("name", "buckets")],
+        mutually_exclusive=[("name", "buckets")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["buckets"] is not None and p["rules"]:
+        module.fail_json(msg="rules: give each bucket's rules in buckets, not beside them")
+    given = [p] if p["buckets"] is None else [{**p, **b} for b in p["buckets"]]
+    names = [b["name"] for b in given]
+    if len(set(names)) != len(names):
+        module.fail_json(msg="buckets: a bucket is given twice")
+    for bucket in given:
+        validate(module, bucket["name"], bucket["rules"])
+
     client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        before = read_rules(client, bucket)
-        if before is None:
-            if module.params["state"] == "absent":
-                module.exit_json(changed=False, rules=[])
-            module.fail_json(msg=f"Bucket {bucket} not found: create it before its lifecycle")
-        after = desired_rules(module.params, before)
-        changed = after != before
-        if changed and not module.check_mode:
-            write(client, bucket, after)
-            wait_until_read_back(module, client, bucket, after)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Lifecycle of bucket {bucket}: the AWS request failed")
-    result = {"changed": changed, "rules": [after[i] for i in sorted(after)]}
+    results, diff = [], {"before": {}, "after": {}}
+    for bucket in given:
+        try:
+            changed, before, after = converge(module, client, bucket["name"], bucket)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+            module.fail_json_aws(e, msg=f"Lifecycle of bucket {bucket['name']}: the AWS request failed")
+        results.append({"name": bucket["name"], "changed": changed, "rules": [after[i] for i in sorted(after)]})
+        diff["before"][bucket["name"]] = {"rules": [before[i] for i in sorted(before)]}
+        diff["after"][bucket["name"]] = {"rules": results[-1]["rules"]}
+
+    if p["buckets"] is None:
+        result = {"changed": results[0]["changed"], "rules": results[0]["rules"]}
+        diff = {"before": diff["before"][names[0]], "after": diff["after"][names[0]]}
+    else:
+        result = {"changed": any(r["changed"] for r in results), "buckets": results}
     if module._diff:
-        result["diff"] = {
-            "before": {"rules": [before[i] for i in sorted(before)]},
-            "after": {"rules": result["rules"]},
-        }
+        result["diff"] = diff
     module.exit_json(**result)
 
 

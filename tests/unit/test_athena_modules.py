@@ -1,4 +1,4 @@
-"""Logic of athena_view and athena_query: SQL comparison, Presto view text, plans; Glue through moto in-process.
+"""Logic of athena_view, athena_named_query and athena_query: SQL comparison, Presto view text, plans; Glue through moto in-process.
 
 moto's Athena accepts every statement and runs none, so the tests stand in for Athena's DDL where a view
 must appear in the catalog (FakeAthenaDDL); the integration target runs against the emulator's engine.
@@ -11,6 +11,7 @@ import contextlib
 import boto3
 import pytest
 from ansible_collections.smartstream.pipeline.plugins.module_utils import athena as util
+from ansible_collections.smartstream.pipeline.plugins.modules import athena_named_query as nq
 from ansible_collections.smartstream.pipeline.plugins.modules import athena_query as query_module
 from ansible_collections.smartstream.pipeline.plugins.modules import athena_view as view_module
 from moto import mock_aws
@@ -431,3 +432,62 @@ def test_text_table_aligns_numbers_right_and_cuts_long_values():
         " 1 | Engineering  | NULL",
         "22 | Sales and a… | x",
     ]
+
+
+# ------------------------------------------------------------------ several views in one run
+def many(module, names, **given):
+    """The per-view params main() builds from I(views)."""
+    return [{**module.params, "name": name, **given} for name in names]
+
+
+def test_several_views_are_read_in_one_listing_and_each_converged(aws):
+    glue, athena = aws
+    view_table(glue, "db", "current_employees", QUERY)
+    module = FakeModule()
+    reads = NoRetry(glue)
+    client = FakeAthenaDDL(athena, glue)
+    views = many(module, ["current_employees"]) + many(module, ["other_view"], require_tables=["missing"])
+
+    outcomes = view_module.converge_many(module, client, reads, views)
+
+    unchanged, held_back = (result for result, _ in outcomes)
+    assert reads.calls == ["get_tables"] and client.calls == []
+    assert not unchanged["changed"] and unchanged["action"] == "none"
+    assert not held_back["changed"] and held_back["missing_tables"] == ["missing"]
+
+
+def test_several_views_create_what_is_missing_and_a_missing_database_fails_clearly(aws):
+    glue, athena = aws
+    module = FakeModule()
+    client = FakeAthenaDDL(athena, glue)
+
+    outcomes = view_module.converge_many(module, client, NoRetry(glue), many(module, ["a_view", "b_view"]))
+
+    assert [r["action"] for r, _ in outcomes] == ["create", "create"]
+    assert client.calls.count("start_query_execution") == 2
+    with pytest.raises(RuntimeError, match="Glue database nodb does not exist"):
+        view_module.converge_many(module, client, NoRetry(glue), many(module, ["a_view"], database="nodb"))
+    checking = FakeModule(check_mode=True)
+    outcomes = view_module.converge_many(checking, client, NoRetry(glue), many(checking, ["a_view"], database="nodb"))
+    assert outcomes[0][0]["changed"] and outcomes[0][0]["action"] == "create"
+
+
+# ------------------------------------------------------------------ athena_named_query
+def test_saved_queries_converge_from_one_listing():
+    with mock_aws():
+        athena = boto3.client("athena", region_name="us-east-1")
+        athena.create_work_group(Name="wg", Configuration={"ResultConfiguration": {"OutputLocation": "s3://r/"}})
+        athena.create_named_query(Name="kept", Database="db", QueryString="SELECT 1", WorkGroup="wg")
+        client = NoRetry(athena)
+        wanted = [
+            {"name": "kept", "database": "db", "query": "SELECT 1", "description": ""},
+            {"name": "new", "database": "db", "query": "SELECT 2", "description": "two"},
+        ]
+
+        existing = nq.find_all(client, "wg", [w["name"] for w in wanted])
+        outcomes = [nq.converge(client, True, "present", "wg", w, existing[w["name"]]) for w in wanted]
+
+        assert client.calls.count("list_named_queries") == 1 and client.calls.count("get_work_group") == 1
+        assert [changed for changed, _, _ in outcomes] == [False, True]
+        assert "create_named_query" not in client.calls  # check mode
+        assert outcomes[0][1]["query"] == "SELECT 1" and outcomes[1][1] == {}
