@@ -185,9 +185,11 @@ def main():
     argument_spec = dict(
         secret_id=dict(type="str"),
         keys=dict(type="dict", default={}, no_log=True),
+        # The secrets' names only: each one's keys are no_log.
         secrets=dict(
             type="list",
             elements="dict",
+            no_log=False,
             options=dict(
                 secret_id=dict(type="str", required=True),
                 keys=dict(type="dict", default={}, no_log=True),
