@@ -29,6 +29,8 @@ class Runner:
         self.client = client
         self.params = module.params
         self.actions = []
+        # Whether the task was read again while waiting (it may differ from the first read).
+        self.waited = False
 
     def act(self, name, call=None):
         self.actions.append(name)
@@ -38,6 +40,7 @@ class Runner:
     def wait(self, done, what, failed=None):
         if self.module.check_mode or not self.params["wait"]:
             return None
+        self.waited = True
         return wait_for(
             lambda: describe_task(self.client, self.params["identifier"]),
             lambda t: t is not None and done(t),

@@ -197,6 +197,7 @@ def ensure_present(runner, params):
     before = task_view(client, task)
     busy = ("creating", "modifying", "starting", "stopping")
     if task is not None and task["Status"] in busy and params["wait"] and not runner.module.check_mode:
+        runner.waited = True
         task = wait_for(
             lambda: describe_task(client, identifier),
             lambda t: t is not None and t["Status"] not in busy,
@@ -298,11 +299,12 @@ def main():
             before = task_view(client, task)
             if task is not None:
                 delete(runner, task)
-        after = (
-            {}
-            if params["state"] == "absent" and not module.check_mode
-            else task_view(client, describe_task(client, params["identifier"]))
-        )
+        if params["state"] == "absent" and not module.check_mode:
+            after = {}
+        elif params["state"] == "present" and not control_only(params) and not runner.actions and not runner.waited:
+            after = before  # nothing done and nothing waited for: the task as it was read
+        else:
+            after = task_view(client, describe_task(client, params["identifier"]))
     except (WaitTimeout, WaitFailed) as e:
         module.fail_json(msg=f"Task {params['identifier']}: {e}", actions=runner.actions)
     except is_boto3_error_code("InvalidResourceStateFault") as e:

@@ -18,6 +18,7 @@ description:
   - The zip is rewritten only when its content changes; RV(code_sha256) is in the form Lambda
     reports.
   - Runs where the files are (usually the controller).
+  - Several zips can be built in one run with I(packages).
 author:
   - SmartStream platform team (@smartstream)
 options:
@@ -25,13 +26,21 @@ options:
     description:
       - Directories to package. Each is stored under its own name at the root of the zip
         (C(lambdas/transform/smartstream_transform) becomes C(smartstream_transform/...)).
-    required: true
+      - Required (with or without I(distributions)) unless I(packages) is given.
     type: list
     elements: path
+  distributions:
+    description:
+      - Installed Python distributions to vendor into the zip, as C(pip) names them. Each one's package
+        directory (named as the distribution) and its C(.dist-info) directory are added, from the Python that
+        runs the module (on the controller, C(ansible-playbook)'s own, whose pinned packages are the tested ones).
+      - For pure-Python packages only (nothing is rebuilt for Lambda's platform).
+    type: list
+    elements: str
   dest:
     description:
       - Path of the zip to write. Its directory is created when missing.
-    required: true
+      - Required unless I(packages) is given.
     type: path
   exclude:
     description:
@@ -39,6 +48,28 @@ options:
     type: list
     elements: str
     default: ["__pycache__", "*.pyc", "*.pyo", "tests", ".*"]
+  packages:
+    description:
+      - Several zips built in one run, each described by I(src), I(distributions) and I(dest) as above
+        (I(exclude) applies to all). The results are listed in RV(packages), in the same order.
+      - Mutually exclusive with I(src), I(distributions) and I(dest).
+    type: list
+    elements: dict
+    suboptions:
+      src:
+        description: Directories to package.
+        type: list
+        elements: path
+        default: []
+      distributions:
+        description: Installed Python distributions to vendor.
+        type: list
+        elements: str
+        default: []
+      dest:
+        description: Path of the zip to write.
+        required: true
+        type: path
 notes:
   - Check mode reports whether the zip would change without writing it.
 """
@@ -50,30 +81,55 @@ EXAMPLES = r"""
       - "{{ playbook_dir }}/../lambdas/transform/smartstream_transform"
     dest: /tmp/build/transform.zip
   register: transform_zip
+
+- name: Package a function with its pure-Python driver, vendored from the controller's packages
+  smartstream.pipeline.lambda_package:
+    src:
+      - "{{ playbook_dir }}/../lambdas/rotation/smartstream_rotation"
+    distributions: [pg8000, scramp, asn1crypto]
+    dest: /tmp/build/rotation.zip
+
+- name: Package two functions in one run
+  smartstream.pipeline.lambda_package:
+    packages:
+      - src: ["{{ playbook_dir }}/../lambdas/transform/smartstream_transform"]
+        dest: /tmp/build/transform.zip
+      - src: ["{{ playbook_dir }}/../lambdas/ml/smartstream_ml"]
+        dest: /tmp/build/ml.zip
+  register: zips
 """
 
 RETURN = r"""
 dest:
   description: Path of the zip.
-  returned: always
+  returned: without I(packages)
   type: str
   sample: /tmp/build/transform.zip
 code_sha256:
   description: Base64 SHA-256 of the zip, as Lambda reports it in C(CodeSha256).
-  returned: always
+  returned: without I(packages)
   type: str
   sample: 0mM0lRn8yJ2cC1Fm0x3eY1Zo5Zl4m1c2Z3W9aQ8zXhE=
 files:
   description: Paths stored in the zip, in order.
-  returned: always
+  returned: without I(packages)
   type: list
   elements: str
   sample: ["smartstream_transform/__init__.py", "smartstream_transform/handler.py"]
 size:
   description: Size of the zip in bytes.
-  returned: always
+  returned: without I(packages)
   type: int
   sample: 14230
+packages:
+  description:
+    - With I(packages), one entry per zip, in the order given, with RV(dest), RV(code_sha256), RV(files)
+      and RV(size) as above, plus C(changed).
+  returned: with I(packages)
+  type: list
+  elements: dict
+  sample: [{"dest": "/tmp/build/transform.zip", "changed": false, "code_sha256": "0mM0lRn8yJ2cC1Fm0x3eY1Zo5Zl4m1c2Z3W9aQ8zXhE=",
+            "files": ["smartstream_transform/__init__.py"], "size": 14230}]
 """
 
 import base64
@@ -81,8 +137,10 @@ import fnmatch
 import hashlib
 import io
 import os
+import sys
 import tempfile
 import zipfile
+from importlib import metadata
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -126,19 +184,32 @@ def build(entries):
     return buffer.getvalue()
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            src=dict(type="list", elements="path", required=True),
-            dest=dict(type="path", required=True),
-            exclude=dict(type="list", elements="str", default=["__pycache__", "*.pyc", "*.pyo", "tests", ".*"]),
-        ),
-        supports_check_mode=True,
-    )
-    sources, dest = module.params["src"], module.params["dest"]
+def distribution_dirs(names):
+    """The package directory and the .dist-info directory of each installed distribution."""
+    dirs = []
+    for name in names:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise ValueError(f"the Python distribution {name} is not installed for {sys.executable}") from None
+        package, info = str(dist.locate_file(name)), str(getattr(dist, "_path", ""))
+        if not os.path.isdir(package) or not info.endswith(".dist-info") or not os.path.isdir(info):
+            raise ValueError(f"the Python distribution {name} has no package directory {name} and .dist-info to vendor")
+        dirs += [package, info]
+    return dirs
+
+
+def package(module, sources, distributions, dest):
+    """Build one zip (write it when its content changed): its result."""
     missing = [s for s in sources if not os.path.isdir(s)]
     if missing:
         module.fail_json(msg=f"not a directory: {', '.join(missing)}")
+    try:
+        sources = list(sources) + distribution_dirs(distributions)
+    except ValueError as e:
+        module.fail_json(msg=str(e))
+    if not sources:
+        module.fail_json(msg=f"{dest}: nothing to package (no src, no distributions)")
     try:
         entries = collect(sources, module.params["exclude"])
     except (OSError, ValueError) as e:
@@ -169,12 +240,42 @@ def main():
         except OSError as e:
             module.fail_json(msg=f"cannot write {dest}: {e}")
 
-    module.exit_json(
+    return dict(
         changed=changed,
         dest=dest,
         code_sha256=base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"),
         files=[entry[0] for entry in entries],
         size=len(data),
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            src=dict(type="list", elements="path"),
+            distributions=dict(type="list", elements="str"),
+            dest=dict(type="path"),
+            exclude=dict(type="list", elements="str", default=["__pycache__", "*.pyc", "*.pyo", "tests", ".*"]),
+            packages=dict(
+                type="list",
+                elements="dict",
+                options=dict(
+                    src=dict(type="list", elements="path", default=[]),
+                    distributions=dict(type="list", elements="str", default=[]),
+                    dest=dict(type="path", required=True),
+                ),
+            ),
+        ),
+        mutually_exclusive=[("packages", "src"), ("packages", "dest"), ("packages", "distributions")],
+        required_one_of=[("packages", "dest")],
+        required_by={"src": "dest", "distributions": "dest"},
+        supports_check_mode=True,
+    )
+    if module.params["packages"] is not None:
+        results = [package(module, p["src"], p["distributions"], p["dest"]) for p in module.params["packages"]]
+        module.exit_json(changed=any(r["changed"] for r in results), packages=results)
+    module.exit_json(
+        **package(module, module.params["src"] or [], module.params["distributions"] or [], module.params["dest"])
     )
 
 

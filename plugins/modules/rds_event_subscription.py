@@ -16,13 +16,45 @@ description:
   - The topic's policy must let C(events.rds.amazonaws.com) publish, or RDS reports the subscription
     C(no-permission) and delivers nothing (returned in RV(event_subscription.status)).
   - No module of amazon.aws or community.aws manages RDS event subscriptions.
+  - Several subscriptions can be managed in one run with I(subscriptions) (each as with I(name) and
+    the settings below, which they default to).
 author:
   - SmartStream platform team (@smartstream)
 options:
   name:
-    description: Name of the subscription (letters, digits and hyphens, 1-255 characters, starting with a letter).
-    required: true
+    description:
+      - Name of the subscription (letters, digits and hyphens, 1-255 characters, starting with a letter).
+      - Exactly one of I(name) and I(subscriptions) is required.
     type: str
+  subscriptions:
+    description:
+      - Several subscriptions managed in one run, in this order, all with I(state), I(tags) and
+        I(purge_tags). Each entry's settings default to the module's options of the same name.
+      - The results are listed in RV(event_subscriptions).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the subscription, as I(name).
+        required: true
+        type: str
+      sns_topic_arn:
+        description: The topic, as I(sns_topic_arn).
+        type: str
+      source_type:
+        description: Kind of source, as I(source_type).
+        type: str
+      event_categories:
+        description: Event categories, as I(event_categories).
+        type: list
+        elements: str
+      source_ids:
+        description: Sources, as I(source_ids).
+        type: list
+        elements: str
+      enabled:
+        description: Whether it sends events, as I(enabled).
+        type: bool
   state:
     description: C(present) creates or updates the subscription, C(absent) deletes it.
     choices: [present, absent]
@@ -74,12 +106,33 @@ EXAMPLES = r"""
   smartstream.pipeline.rds_event_subscription:
     name: smartstream-prod-db-events
     state: absent
+
+- name: The database instance's events and its parameter group's configuration changes, in one run
+  smartstream.pipeline.rds_event_subscription:
+    sns_topic_arn: arn:aws:sns:eu-north-1:123456789012:smartstream-prod-alerts
+    subscriptions:
+      - name: smartstream-prod-db-instance-events
+        source_type: db-instance
+        source_ids: [smartstream-prod-db]
+      - name: smartstream-prod-db-parameter-group-events
+        source_type: db-parameter-group
+        source_ids: [smartstream-prod-db-postgres15]
+        event_categories: [configuration change]
+    tags:
+      Environment: prod
 """
 
 RETURN = r"""
+event_subscriptions:
+  description:
+    - With I(subscriptions), each subscription after the change, in the order given, as RV(event_subscription).
+  returned: with I(subscriptions)
+  type: list
+  elements: dict
+  sample: [{"cust_subscription_id": "smartstream-prod-db-instance-events", "enabled": true, "status": "active"}]
 event_subscription:
   description: The subscription after the change (empty when absent; the desired one in check mode).
-  returned: always
+  returned: with I(name)
   type: dict
   contains:
     cust_subscription_id:
@@ -260,8 +313,7 @@ def view(subscription, tags):
     return result
 
 
-def run(module, client):
-    params = module.params
+def run(module, client, params):
     name = params["name"]
     current = describe(client, name)
     current_tags = tags_of(client, current["EventSubscriptionArn"]) if current else {}
@@ -298,9 +350,50 @@ def run(module, client):
     return True, view(after, tags_of(client, arn)), before
 
 
+def validate(module, params):
+    name = params["name"]
+    if not NAME.match(name) or "--" in name or name.endswith("-"):
+        module.fail_json(msg=f"name '{name}': a letter, then letters, digits and single hyphens (1-255 characters)")
+    if params["state"] == "present" and not params["sns_topic_arn"]:
+        module.fail_json(msg=f"RDS event subscription {name}: sns_topic_arn is required with state=present")
+    if params["source_ids"] and not params["source_type"]:
+        module.fail_json(
+            msg=f"RDS event subscription {name}: source_ids need source_type (the kind of source they name)"
+        )
+    if params["source_type"] and params["source_type"] not in SOURCE_TYPES:
+        module.fail_json(msg=f"RDS event subscription {name}: source_type must be one of {', '.join(SOURCE_TYPES)}")
+
+
+def converge(module, client, params):
+    """(changed, after, before) of one subscription, with a clear message on an AWS error."""
+    name = params["name"]
+    try:
+        return run(module, client, params)
+    except is_boto3_error_code(("SNSInvalidTopic", "SNSNoAuthorization", "SNSTopicArnNotFound")) as e:
+        module.fail_json_aws(
+            e, msg=f"RDS event subscription {name}: the SNS topic {params['sns_topic_arn']} cannot be used"
+        )
+    except is_boto3_error_code(("SourceNotFound", "SubscriptionCategoryNotFound", "InvalidParameterValue")) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"RDS event subscription {name}: RDS refused the sources or categories")
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"RDS event subscription {name}: the AWS request failed")
+
+
 def main():
     argument_spec = dict(
-        name=dict(type="str", required=True),
+        name=dict(type="str"),
+        subscriptions=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                sns_topic_arn=dict(type="str"),
+                source_type=dict(type="str"),
+                event_categories=dict(type="list", elements="str"),
+                source_ids=dict(type="list", elements="str"),
+                enabled=dict(type="bool"),
+            ),
+        ),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         sns_topic_arn=dict(type="str"),
         source_type=dict(type="str", choices=SOURCE_TYPES),
@@ -312,28 +405,31 @@ def main():
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
-        required_if=[("state", "present", ["sns_topic_arn"])],
+        mutually_exclusive=[("name", "subscriptions")],
+        required_one_of=[("name", "subscriptions")],
         supports_check_mode=True,
     )
-    name = module.params["name"]
-    if not NAME.match(name) or "--" in name or name.endswith("-"):
-        module.fail_json(msg=f"name '{name}': a letter, then letters, digits and single hyphens (1-255 characters)")
-    if module.params["source_ids"] and not module.params["source_type"]:
-        module.fail_json(msg="source_ids need source_type (the kind of source they name)")
+    if module.params["subscriptions"] is None:
+        items = [module.params]
+    else:
+        items = [
+            dict(module.params, **{k: v for k, v in sub.items() if v is not None})
+            for sub in module.params["subscriptions"]
+        ]
+    for params in items:
+        validate(module, params)
     client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        changed, after, before = run(module, client)
-    except is_boto3_error_code(("SNSInvalidTopic", "SNSNoAuthorization", "SNSTopicArnNotFound")) as e:
-        module.fail_json_aws(
-            e, msg=f"RDS event subscription {name}: the SNS topic {module.params['sns_topic_arn']} cannot be used"
-        )
-    except is_boto3_error_code(("SourceNotFound", "SubscriptionCategoryNotFound", "InvalidParameterValue")) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"RDS event subscription {name}: RDS refused the sources or categories")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"RDS event subscription {name}: the AWS request failed")
-    result = {"changed": changed, "event_subscription": after}
+    results = [converge(module, client, params) for params in items]
+
+    if module.params["subscriptions"] is None:
+        changed, after, before = results[0]
+        result = {"changed": changed, "event_subscription": after}
+        if module._diff:
+            result["diff"] = {"before": before, "after": after}
+        module.exit_json(**result)
+    result = {"changed": any(r[0] for r in results), "event_subscriptions": [r[1] for r in results]}
     if module._diff:
-        result["diff"] = {"before": before, "after": after}
+        result["diff"] = {"before": [r[2] for r in results], "after": [r[1] for r in results]}
     module.exit_json(**result)
 
 

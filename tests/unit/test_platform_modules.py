@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pytest
 from ansible_collections.smartstream.pipeline.plugins.modules import glue_crawler as crawler
 from ansible_collections.smartstream.pipeline.plugins.modules import lambda_package as package
 from ansible_collections.smartstream.pipeline.plugins.modules import secret_json_keys as secret
@@ -77,3 +78,17 @@ def test_package_is_reproducible_and_leaves_out_caches(tmp_path):
     info = zipfile.ZipFile(io.BytesIO(first)).infolist()
     assert {i.date_time for i in info} == {package.FIXED_TIME}
     assert {i.external_attr >> 16 for i in info} == {0o100644}
+
+
+def test_package_vendors_a_distribution_with_its_dist_info():
+    package_dir, dist_info = package.distribution_dirs(["pg8000"])
+
+    assert package_dir.endswith("/pg8000") and dist_info.endswith(".dist-info")
+    names = [name for name, _path in package.collect([package_dir, dist_info], ["__pycache__", "*.pyc"])]
+    assert "pg8000/__init__.py" in names
+    assert any(name.startswith("pg8000-") and name.endswith(".dist-info/METADATA") for name in names)
+
+
+def test_package_names_a_distribution_that_is_not_installed():
+    with pytest.raises(ValueError, match="no-such-distribution is not installed"):
+        package.distribution_dirs(["no-such-distribution"])
