@@ -104,6 +104,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -128,7 +129,11 @@ class Connection(LocalConnection):
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         # Runs in each task's worker before its action plugin builds the module.
-        self._ansiballz_store(ansiballz_store.prime)
+        # The run's first task starts priming the cache in the background; a
+        # later task that may build a module waits until it is done (at once,
+        # usually) so that its module is found primed, not built again.
+        action = (task_keys or {}).get("action") or ""
+        self._ansiballz_store(_prime if _CONTROLLER_ONLY.match(action) else _prime_or_wait)
         try:
             self._start_host_early()
         except (OSError, AnsibleConnectionFailure) as ex:  # the first module starts it then, or says why it cannot
@@ -257,6 +262,24 @@ class Connection(LocalConnection):
                     detail = log.read().decode(errors="replace")[-2000:]
                 raise AnsibleConnectionFailure(f"the warm module host did not start: {detail or 'no output'}")
             time.sleep(0.02)
+
+
+# Actions that build no module (they run on the controller): they need not wait for the priming.
+_CONTROLLER_ONLY = re.compile(
+    r"^(ansible\.(builtin|legacy)\.)?(set_fact|debug|assert|fail|meta|include_tasks|import_tasks|include_role"
+    r"|import_role|include_vars|validate_argument_spec)$|^smartstream\.pipeline\.preflight$"
+)
+
+
+def _prime(run, store):
+    return ["priming in the background"] if ansiballz_store.prime_in_background(run, store) else []
+
+
+def _prime_or_wait(run, store):
+    if ansiballz_store.prime_in_background(run, store):
+        return ["priming in the background"]
+    ansiballz_store.wait_for_priming(run)
+    return []
 
 
 def _starting_host(path):

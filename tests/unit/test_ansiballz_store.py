@@ -138,3 +138,28 @@ def test_the_store_folder_is_private(tmp_path, monkeypatch):
     folder.parent.chmod(0o777)
     with pytest.raises(PermissionError, match="nobody else"):
         store.store_folder()
+
+
+def test_priming_in_the_background_returns_at_once_and_later_tasks_wait_for_it(folders, monkeypatch):
+    import time
+
+    run, kept = folders
+
+    def slow_prime(run_folder, store_folder):
+        time.sleep(0.5)
+        (Path(run_folder) / "done").write_text(str(os.getpid()))
+
+    monkeypatch.setattr(store, "prime", slow_prime)
+    started = time.monotonic()
+    assert store.prime_in_background(str(run), str(kept)) is True
+    assert time.monotonic() - started < 0.3  # the task goes on
+    assert store.prime_in_background(str(run), str(kept)) is False  # one priming per run
+    store.wait_for_priming(str(run))
+    assert (run / "done").read_text() != str(os.getpid())  # done, by the child
+
+
+def test_a_primed_run_is_not_primed_again_and_nothing_waits(folders):
+    run, kept = folders
+    (run / store.PRIMED).write_text("")
+    assert store.prime_in_background(str(run), str(kept)) is False
+    store.wait_for_priming(str(run))  # no lock file: returns at once
