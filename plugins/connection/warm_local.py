@@ -276,10 +276,10 @@ def _prime(run, store):
 
 
 def _prime_or_wait(run, store):
-    if ansiballz_store.prime_in_background(run, store):
-        return ["priming in the background"]
-    ansiballz_store.wait_for_priming(run)
-    return []
+    started = _prime(run, store)
+    if not started:
+        ansiballz_store.wait_for_priming(run)
+    return started
 
 
 def _starting_host(path):
