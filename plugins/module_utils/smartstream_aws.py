@@ -1,6 +1,6 @@
 # Copyright: SmartStream platform team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Helpers shared by the smartstream.pipeline modules: waiting, tags, diffs, comparison."""
+"""Helpers shared by the smartstream.pipeline modules: list forms, waiting, tags, diffs, comparison."""
 
 from __future__ import annotations
 
@@ -64,6 +64,29 @@ def describe_state(result):
             if key in result:
                 return result[key]
     return result
+
+
+def list_form_items(module, list_option, key="name", merge=True, skip_none=False):
+    """The items a module converges: the entries of its list option, or its own options as the one item.
+
+    With ``merge`` an entry is laid over the module's options (so the options
+    beside the list are each entry's defaults); with ``skip_none`` an entry's
+    unset (None) suboptions do not hide those defaults. Fails when two items
+    have the same ``key``.
+    """
+    params = module.params
+    entries = params[list_option]
+    if entries is None:
+        items = [params]
+    elif merge:
+        items = [{**params, **{k: v for k, v in e.items() if not (skip_none and v is None)}} for e in entries]
+    else:
+        items = list(entries)
+    keys = [item[key] for item in items]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        module.fail_json(msg=f"{list_option}: {key} {', '.join(twice)} given twice")
+    return items
 
 
 def tag_changes(current, desired, purge_tags=True):

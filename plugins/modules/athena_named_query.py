@@ -153,6 +153,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import list_form_items
 
 
 def view(query):
@@ -245,18 +246,11 @@ def converge(client, check_mode, state, workgroup, wanted, existing):
 def wanted_queries(module):
     """The saved queries asked for, each as {name, database, query, description}; fails on bad input."""
     p = module.params
-    if p["queries"] is None:
-        given = [{"name": p["name"], "query": p["query"], "description": p["description"], "database": None}]
-    else:
-        given = p["queries"]
-    wanted, seen = [], set()
-    for entry in given:
+    wanted = []
+    for entry in list_form_items(module, "queries", merge=False):
         name = entry["name"]
         if not 1 <= len(name) <= 128:
             module.fail_json(msg=f"name '{name}': 1-128 characters")
-        if name in seen:
-            module.fail_json(msg=f"queries: the name '{name}' is given twice")
-        seen.add(name)
         database = entry.get("database") or p["database"]
         if p["state"] == "present":
             if not database:

@@ -218,7 +218,11 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.athena import
     wait_for_query,
     workgroup_problem,
 )
-from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import WaitFailed, WaitTimeout
+from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import (
+    WaitFailed,
+    WaitTimeout,
+    list_form_items,
+)
 
 NAME = re.compile(r"^[a-z0-9_]{1,255}$")
 VIEW_TYPE = "VIRTUAL_VIEW"
@@ -437,10 +441,7 @@ def main():
     p = module.params
     if p["wait_timeout"] < 1 or p["poll_interval"] < 1:
         module.fail_json(msg="wait_timeout and poll_interval: at least 1 second")
-    given = [p] if p["views"] is None else [{**p, **v} for v in p["views"]]
-    names = [v["name"] for v in given]
-    if len(set(names)) != len(names):
-        module.fail_json(msg="views: a name is given twice")
+    given = list_form_items(module, "views")
     for view in given:
         check_view(module, view)
     label = f"{p['database']}.{p['name']}" if p["views"] is None else f"views of {p['database']}"

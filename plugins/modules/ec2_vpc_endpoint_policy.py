@@ -89,6 +89,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import list_form_items
 
 
 def normalized(value):
@@ -169,10 +170,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    given = p["endpoints"] if p["endpoints"] is not None else [p]
+    given = list_form_items(module, "endpoints", key="vpc_endpoint_id", merge=False)
     ids = [e["vpc_endpoint_id"] for e in given]
-    if len(set(ids)) != len(ids):
-        module.fail_json(msg="endpoints: an endpoint is given twice")
     if not ids:
         module.exit_json(changed=False, endpoints=[])
     wanted = {e["vpc_endpoint_id"]: wanted_policy(module, e["vpc_endpoint_id"], e["policy"]) for e in given}

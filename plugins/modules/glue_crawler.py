@@ -189,6 +189,7 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.glue import g
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import (
     WaitFailed,
     WaitTimeout,
+    list_form_items,
     tag_changes,
     wait_for,
 )
@@ -407,13 +408,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if p["crawlers"] is None:
-        given = [p]
-    else:
-        given = [{**p, **{k: v for k, v in entry.items() if v is not None}} for entry in p["crawlers"]]
+    given = list_form_items(module, "crawlers", skip_none=True)
     names = [c["name"] for c in given]
-    if len(set(names)) != len(names):
-        module.fail_json(msg="crawlers: a name is given twice")
     for crawler in given:
         check(module, crawler)
 

@@ -169,6 +169,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import list_form_items
 
 POLL_INTERVAL_S = 2
 
@@ -308,10 +309,8 @@ def main():
     p = module.params
     if p["buckets"] is not None and p["rules"]:
         module.fail_json(msg="rules: give each bucket's rules in buckets, not beside them")
-    given = [p] if p["buckets"] is None else [{**p, **b} for b in p["buckets"]]
+    given = list_form_items(module, "buckets")
     names = [b["name"] for b in given]
-    if len(set(names)) != len(names):
-        module.fail_json(msg="buckets: a bucket is given twice")
     for bucket in given:
         validate(module, bucket["name"], bucket["rules"])
 

@@ -114,6 +114,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import list_form_items
 
 
 def current_logging(client, bucket):
@@ -188,10 +189,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    given = [p] if p["buckets"] is None else [{**p, **b} for b in p["buckets"]]
+    given = list_form_items(module, "buckets")
     names = [b["name"] for b in given]
-    if len(set(names)) != len(names):
-        module.fail_json(msg="buckets: a bucket is given twice")
     for bucket in names:
         if p["state"] == "present" and p["target_bucket"] == bucket:
             module.fail_json(msg=f"Bucket {bucket} cannot log into itself: name a separate target_bucket")
