@@ -89,6 +89,105 @@ def dms_modify_endpoint() -> None:
 
 
 # --------------------------------------------------------------------------
+# DMS replication subnet groups
+# --------------------------------------------------------------------------
+# AWS: a replication subnet group holds the subnets it was given (each with
+# its availability zone, in one VPC, at least two zones); an unknown subnet is
+# InvalidSubnet, too few zones ReplicationSubnetGroupDoesNotCoverEnoughAZs;
+# ModifyReplicationSubnetGroup changes its description and subnets; a group an
+# instance uses cannot be deleted (InvalidResourceStateFault).
+# moto ignores the subnets (every group describes subnet-12345 in vpc-12345),
+# has no ModifyReplicationSubnetGroup and deletes a group in use.
+@_patch
+def dms_replication_subnet_groups() -> None:
+    """Subnet groups keep their subnets; ModifyReplicationSubnetGroup; no deletion while in use."""
+    import json
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.dms.exceptions import InvalidResourceStateFault, ResourceNotFoundFault
+    from moto.dms.models import DatabaseMigrationServiceBackend as Backend
+    from moto.dms.models import FakeReplicationSubnetGroup
+    from moto.dms.responses import DatabaseMigrationServiceResponse
+    from moto.ec2.models import ec2_backends
+
+    create, delete = Backend.create_replication_subnet_group, Backend.delete_replication_subnet_group
+
+    def resolved(backend: Any, subnet_ids: list[str]) -> tuple[str, list[dict[str, Any]]]:
+        ec2 = ec2_backends[backend.account_id][backend.region_name]
+        subnets = []
+        for subnet_id in subnet_ids or []:
+            found = _find_subnet(ec2, subnet_id)
+            if found is None:
+                raise JsonRESTError("InvalidSubnet", f"The subnet {subnet_id} does not exist.")
+            subnets.append(found)
+        if len({s.vpc_id for s in subnets}) > 1:
+            raise JsonRESTError("InvalidSubnet", "The subnets of a replication subnet group must be in one VPC.")
+        if len({s.availability_zone for s in subnets}) < 2:
+            raise JsonRESTError(
+                "ReplicationSubnetGroupDoesNotCoverEnoughAZs",
+                "The replication subnet group does not cover enough Availability Zones (at least 2).",
+            )
+        described = [
+            {
+                "SubnetIdentifier": s.id,
+                "SubnetAvailabilityZone": {"Name": s.availability_zone},
+                "SubnetStatus": "Active",
+            }
+            for s in subnets
+        ]
+        return subnets[0].vpc_id, described
+
+    def create_replication_subnet_group(self: Any, *args: Any, **kwargs: Any) -> Any:
+        vpc_id, subnets = resolved(self, kwargs.get("subnet_ids") or [])
+        group = create(self, *args, **kwargs)
+        group.vpc_id, group.subnets = vpc_id, subnets
+        return group
+
+    def delete_replication_subnet_group(self: Any, replication_subnet_group_identifier: str) -> Any:
+        users = [
+            i.id
+            for i in self.replication_instances.values()
+            if i.replication_subnet_group_identifier == replication_subnet_group_identifier
+        ]
+        if users:
+            raise InvalidResourceStateFault(
+                f"Replication subnet group {replication_subnet_group_identifier} is in use by {', '.join(users)}."
+            )
+        return delete(self, replication_subnet_group_identifier)
+
+    def modify_replication_subnet_group(self: Any) -> str:
+        params = json.loads(self.body)
+        group = self.dms_backend.replication_subnet_groups.get(params["ReplicationSubnetGroupIdentifier"])
+        if group is None:
+            raise ResourceNotFoundFault("Replication subnet group could not be found.")
+        group.vpc_id, group.subnets = resolved(self.dms_backend, params.get("SubnetIds") or [])
+        if "ReplicationSubnetGroupDescription" in params:
+            group.description = params["ReplicationSubnetGroupDescription"]
+        return json.dumps({"ReplicationSubnetGroup": group.to_dict()})
+
+    to_dict = FakeReplicationSubnetGroup.to_dict
+
+    def group_to_dict(self: Any) -> dict[str, Any]:
+        described = to_dict(self)
+        if hasattr(self, "subnets"):
+            described.update(VpcId=self.vpc_id, Subnets=self.subnets)
+        return described
+
+    Backend.create_replication_subnet_group = create_replication_subnet_group
+    Backend.delete_replication_subnet_group = delete_replication_subnet_group
+    DatabaseMigrationServiceResponse.modify_replication_subnet_group = modify_replication_subnet_group
+    FakeReplicationSubnetGroup.to_dict = group_to_dict
+
+
+def _find_subnet(ec2: Any, subnet_id: str) -> Any:
+    """moto's subnet ``subnet_id`` of an EC2 backend, or None."""
+    for subnets in ec2.subnets.values():
+        if subnet_id in subnets:
+            return subnets[subnet_id]
+    return None
+
+
+# --------------------------------------------------------------------------
 # DMS replication tasks: lifecycle
 # --------------------------------------------------------------------------
 # AWS: a task is "creating", then "ready"; StartReplicationTask's

@@ -47,6 +47,7 @@ def test_every_patch_is_registered_and_applied_once():
         "glue_last_crawl_status_names",
         "dms_tag_resource",
         "dms_modify_endpoint",
+        "dms_replication_subnet_groups",
         "dms_replication_task_lifecycle",
         "athena_named_query_update_delete",
         "athena_list_tags_untagged",
