@@ -77,7 +77,7 @@ class DeleteClient:
         self.refusals = refusals
         self.deleted = []
 
-    def delete_subnet(self, aws_retry, SubnetId):  # noqa: N803 (boto3's name)
+    def delete_subnet(self, aws_retry, SubnetId):
         if self.refusals:
             self.refusals -= 1
             raise ClientError({"Error": {"Code": "DependencyViolation", "Message": "in use"}}, "DeleteSubnet")
