@@ -14,7 +14,7 @@ description:
   - An endpoint is known by its service name (one interface endpoint per service and VPC). Its subnets,
     security groups and private DNS are changed in place (C(ModifyVpcEndpoint)), where
     M(amazon.aws.ec2_vpc_endpoint) leaves an existing endpoint's as they are.
-  - The policy is set only when an endpoint is created, never compared or changed afterwards (nor reset):
+  - The policy is set only when an endpoint is created, never compared or changed afterwards (nor reset);
     M(smartstream.pipeline.ec2_vpc_endpoint_policy) keeps the policy of existing endpoints.
   - One process for the whole list instead of one per endpoint, as a loop over M(amazon.aws.ec2_vpc_endpoint)
     needs.
@@ -102,7 +102,7 @@ options:
   wait:
     description:
       - Wait until the endpoints of the list are C(available), and until deleted ones are gone.
-      - Off by default, as M(amazon.aws.ec2_vpc_endpoint): an endpoint takes a minute or two on AWS, which can
+      - Off by default, as M(amazon.aws.ec2_vpc_endpoint); an endpoint takes a minute or two on AWS, which can
         be waited for later (M(amazon.aws.ec2_vpc_endpoint_info)).
     type: bool
     default: false
