@@ -318,7 +318,7 @@ def create(client, item, vpc_id):
         kwargs["TagSpecifications"] = [
             {"ResourceType": "vpc-endpoint", "Tags": [{"Key": k, "Value": str(v)} for k, v in item["tags"].items()]}
         ]
-    return client.create_vpc_endpoint(aws_retry=True, **kwargs)["VpcEndpoint"]["VpcEndpointId"]
+    return client.create_vpc_endpoint(aws_retry=True, **kwargs)["VpcEndpoint"]
 
 
 class DeleteRefused(Exception):
@@ -354,8 +354,9 @@ def converge(module, client, items):
         endpoint = matching(current, item["name"])
         if endpoint:
             watched[endpoint["VpcEndpointId"]] = item["name"]
-    for item in to_create:
-        watched[create(client, item, p["vpc_id"])] = item["name"]
+    # CreateVpcEndpoint's answers, for an endpoint a describe does not show yet (eventual consistency).
+    created = [create(client, item, p["vpc_id"]) for item in to_create]
+    watched.update({e["VpcEndpointId"]: e["ServiceName"] for e in created})
     for endpoint, mod, to_set, to_remove in to_update.values():
         endpoint_id = endpoint["VpcEndpointId"]
         if mod:
@@ -387,6 +388,9 @@ def converge(module, client, items):
         )
     else:
         found = describe(client, p["vpc_id"])
+    seen = {e["VpcEndpointId"] for e in found}
+    found = found + [e for e in created if e["VpcEndpointId"] not in seen]
+    # An endpoint that failed at once (seen without waiting) is not matched: its wanted view, without an id.
     views = [
         view(matching(found, i["name"]), i["service"]) if matching(found, i["name"]) else after[i["name"]]
         for i in present

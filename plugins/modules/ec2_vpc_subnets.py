@@ -218,7 +218,7 @@ def create(client, item, vpc_id):
     subnet = client.create_subnet(aws_retry=True, **kwargs)["Subnet"]
     if item["map_public"]:
         set_map_public(client, subnet["SubnetId"], True)
-    return subnet["SubnetId"]
+    return subnet
 
 
 # A subnet just created may not be visible to the next call yet (eventual consistency).
@@ -272,7 +272,8 @@ def converge(module, client, items):
         views = [view(current[i["cidr"]]) if i["cidr"] not in changed else after[i["cidr"]] for i in present]
         return changed, views, before, after
 
-    created = [create(client, item, vpc_id) for item in to_create]
+    # CreateSubnet's answer, for a subnet a describe does not show yet (eventual consistency).
+    created = {item["cidr"]: create(client, item, vpc_id) for item in to_create}
     for cidr, (map_public, to_set, to_remove) in to_update.items():
         subnet_id = current[cidr]["SubnetId"]
         if map_public is not None:
@@ -286,10 +287,10 @@ def converge(module, client, items):
     def settled(found):
         ids = {s["SubnetId"]: s for s in found.values()}
         ready = all(
-            subnet_id in ids
-            and ids[subnet_id].get("State") == "available"
-            and bool(ids[subnet_id].get("MapPublicIpOnLaunch")) == wanted[ids[subnet_id]["CidrBlock"]]["map_public"]
-            for subnet_id in created
+            subnet["SubnetId"] in ids
+            and ids[subnet["SubnetId"]].get("State") == "available"
+            and bool(ids[subnet["SubnetId"]].get("MapPublicIpOnLaunch")) == wanted[cidr]["map_public"]
+            for cidr, subnet in created.items()
         )
         return ready and not any(cidr in found for cidr in to_delete)
 
@@ -297,7 +298,8 @@ def converge(module, client, items):
         found = wait_for(lambda: describe(client, vpc_id), settled, "the subnets", p["wait_timeout"])
     else:
         found = describe(client, vpc_id)
-    views = [view(found[i["cidr"]]) if i["cidr"] in found else after[i["cidr"]] for i in present]
+    found = {**created, **found}
+    views = [view(found[i["cidr"]]) for i in present]
     after = {v["cidr_block"]: v for v in views if v["cidr_block"] in changed}
     return changed, views, before, after
 
