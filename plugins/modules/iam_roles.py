@@ -287,11 +287,11 @@ def apply(module, client, desired, changes, role):
 
 def converge_present(module, client, specs):
     changed, roles, before, after = [], [], {}, {}
-    for spec in specs:
-        try:
-            desired = desired_role(spec)
-        except SpecError as e:
-            module.fail_json(msg=str(e))
+    try:
+        wanted = [desired_role(spec) for spec in specs]  # every entry checked before anything is written
+    except SpecError as e:
+        module.fail_json(msg=str(e))
+    for desired in wanted:
         with aws_errors(module, desired["name"]):
             converge_role(module, client, desired, changed, roles, before, after)
     return changed, roles, before, after
