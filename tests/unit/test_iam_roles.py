@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
 from ansible_collections.smartstream.pipeline.plugins.module_utils import iam_roles
 
 TRUST = {
@@ -76,8 +77,6 @@ def test_a_missing_role_is_created_with_its_policies():
 
 
 def test_policies_given_as_json_text_compare_as_documents():
-    import json
-
     desired = iam_roles.desired_role(
         spec(assume_role_policy_document=json.dumps(TRUST), inline_policies={"read": json.dumps(POLICY)})
     )
