@@ -211,6 +211,7 @@ def get_role(client, name):
         return None
 
 
+@AWSRetry.jittered_backoff()
 def paginated(client, operation, key, **params):
     return client.get_paginator(operation).paginate(**params).build_full_result().get(key, [])
 
