@@ -106,6 +106,45 @@ def ec2_delete_vpc_network_acls() -> None:
 
 
 # --------------------------------------------------------------------------
+# EC2 security group rules naming a group: identity without the description
+# --------------------------------------------------------------------------
+# AWS: a rule is its protocol, ports and peer; its description is not part of
+# it. UpdateSecurityGroupRuleDescriptionsIngress/Egress change the
+# description of the rule naming a group, RevokeSecurityGroupIngress/Egress
+# remove it whatever the description given, and authorizing it again with
+# another description is InvalidPermission.Duplicate.
+# moto compares a group peer with its description: a description update of
+# such a rule does nothing, and a revoke without the current description is
+# InvalidPermission.NotFound.
+@_patch
+def ec2_group_rule_identity_without_description() -> None:
+    """A rule naming a group is the same rule whatever its description."""
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    def __eq__(self: Any, other: Any) -> bool:
+        """moto's comparison (SecurityGroupRule.__eq__), the group peer compared by _peer."""
+        if self.ip_protocol != other.ip_protocol:
+            return False
+        for key in ("CidrIp", "CidrIpv6"):
+            if key in self.ip_range and self.ip_range.get(key) != other.ip_range.get(key):
+                return False
+        if _peer(self.source_group) != _peer(other.source_group):
+            return False
+        if self.prefix_list_id != other.prefix_list_id:
+            return False
+        return self.ip_protocol == "-1" or (self.from_port, self.to_port) == (other.from_port, other.to_port)
+
+    SecurityGroupRule.__eq__ = __eq__
+
+
+def _peer(source_group: dict[str, Any]) -> Any:
+    """The group a rule names (its id, else its name), whatever the description; None for no group."""
+    if not source_group:
+        return None
+    return source_group.get("GroupId") or source_group.get("GroupName")
+
+
+# --------------------------------------------------------------------------
 # Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): NAT gateway times
 # --------------------------------------------------------------------------
 # AWS: a new NAT gateway is ``pending`` for minutes, then ``available``;

@@ -42,6 +42,7 @@ def test_every_patch_is_registered_and_applied_once():
         "ec2_network_acl_id_filter",
         "ec2_filter_values_are_ored",
         "ec2_delete_vpc_network_acls",
+        "ec2_group_rule_identity_without_description",
         "athena_work_group_not_found",
         "athena_update_work_group",
         "glue_last_crawl_status_names",

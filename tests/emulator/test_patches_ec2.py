@@ -66,3 +66,28 @@ def test_a_vpc_goes_only_without_its_own_network_acls_and_takes_the_default_one(
     ec2.delete_network_acl(NetworkAclId=nacl)
     ec2.delete_vpc(VpcId=vpc)
     assert ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"] == []
+
+
+def test_a_rule_naming_a_group_is_the_same_rule_whatever_its_description(in_process_aws):
+    # AWS: the description is not part of a rule: it is updated in place, the rule is revoked without it,
+    # and authorized again with another description it is a duplicate.
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
+    db, app = (ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"] for n in ("db", "app"))
+
+    def permission(description=None):
+        pair = {"GroupId": app, **({"Description": description} if description else {})}
+        return [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [pair]}]
+
+    def pairs():
+        group = ec2.describe_security_groups(GroupIds=[db])["SecurityGroups"][0]
+        return [p for rule in group["IpPermissions"] for p in rule["UserIdGroupPairs"]]
+
+    ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=permission("old"))
+    ec2.update_security_group_rule_descriptions_ingress(GroupId=db, IpPermissions=permission("new"))
+    assert [p["Description"] for p in pairs()] == ["new"]
+    with pytest.raises(ClientError) as raised:
+        ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=permission("other"))
+    assert raised.value.response["Error"]["Code"] == "InvalidPermission.Duplicate"
+    ec2.revoke_security_group_ingress(GroupId=db, IpPermissions=permission())
+    assert pairs() == []
