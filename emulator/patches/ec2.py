@@ -145,6 +145,29 @@ def _peer(source_group: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------------
+# EC2 ModifyVpcEndpoint: private DNS
+# --------------------------------------------------------------------------
+# AWS: ModifyVpcEndpoint's PrivateDnsEnabled turns an interface endpoint's
+# private DNS name on or off. moto ignores it (only creation sets it).
+@_patch
+def ec2_modify_vpc_endpoint_private_dns() -> None:
+    """ModifyVpcEndpoint sets PrivateDnsEnabled."""
+    from moto.ec2.responses.vpcs import VPCs
+
+    modify = VPCs.modify_vpc_endpoint
+
+    def modify_vpc_endpoint(self: Any) -> Any:
+        result = modify(self)
+        enabled = self._get_bool_param("PrivateDnsEnabled")
+        if enabled is not None:
+            endpoint = self.ec2_backend.describe_vpc_endpoints(vpc_end_point_ids=[self._get_param("VpcEndpointId")])[0]
+            endpoint.private_dns_enabled = enabled
+        return result
+
+    VPCs.modify_vpc_endpoint = modify_vpc_endpoint
+
+
+# --------------------------------------------------------------------------
 # Slow mode (SMARTSTREAM_EMULATOR_SLOW, emulator/slow.py): NAT gateway times
 # --------------------------------------------------------------------------
 # AWS: a new NAT gateway is ``pending`` for minutes, then ``available``;

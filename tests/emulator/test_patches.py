@@ -43,6 +43,7 @@ def test_every_patch_is_registered_and_applied_once():
         "ec2_filter_values_are_ored",
         "ec2_delete_vpc_network_acls",
         "ec2_group_rule_identity_without_description",
+        "ec2_modify_vpc_endpoint_private_dns",
         "athena_work_group_not_found",
         "athena_update_work_group",
         "glue_last_crawl_status_names",

@@ -91,3 +91,22 @@ def test_a_rule_naming_a_group_is_the_same_rule_whatever_its_description(in_proc
     assert raised.value.response["Error"]["Code"] == "InvalidPermission.Duplicate"
     ec2.revoke_security_group_ingress(GroupId=db, IpPermissions=permission())
     assert pairs() == []
+
+
+def test_modify_vpc_endpoint_turns_private_dns_off_and_on(in_process_aws):
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.kinesis-streams", VpcEndpointType="Interface"
+    )["VpcEndpoint"]["VpcEndpointId"]
+
+    def private_dns():
+        return ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["PrivateDnsEnabled"]
+
+    assert private_dns() is True
+    ec2.modify_vpc_endpoint(VpcEndpointId=endpoint, PrivateDnsEnabled=False)
+    assert private_dns() is False
+    ec2.modify_vpc_endpoint(VpcEndpointId=endpoint, AddSubnetIds=[])  # not named: left as it is
+    assert private_dns() is False
+    ec2.modify_vpc_endpoint(VpcEndpointId=endpoint, PrivateDnsEnabled=True)
+    assert private_dns() is True
