@@ -97,6 +97,15 @@ def tag_changes(current, desired, purge_tags=True):
     return compare_aws_tags(current, desired, purge_tags=purge_tags)
 
 
+def set_ec2_tags(client, resource_id, to_set, to_remove, **call_options):
+    """Remove and set tags of one EC2 resource (the output of tag_changes); ``call_options`` e.g. aws_retry=True."""
+    if to_remove:
+        client.delete_tags(Resources=[resource_id], Tags=[{"Key": k} for k in to_remove], **call_options)
+    if to_set:
+        tags = [{"Key": k, "Value": str(v)} for k, v in to_set.items()]
+        client.create_tags(Resources=[resource_id], Tags=tags, **call_options)
+
+
 def canonical(value):
     """A JSON-like value in canonical form: dict keys sorted, so equal documents compare equal."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))

@@ -185,6 +185,7 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils import securi
 from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_aws import (
     WaitTimeout,
     list_form_items,
+    set_ec2_tags,
     tag_changes,
     wait_for,
 )
@@ -254,11 +255,7 @@ def differs(wanted, changes):
 
 
 def apply(client, group_id, wanted, changes):
-    if wanted["to_remove"]:
-        client.delete_tags(aws_retry=True, Resources=[group_id], Tags=[{"Key": k} for k in wanted["to_remove"]])
-    if wanted["to_set"]:
-        tags = [{"Key": k, "Value": v} for k, v in wanted["to_set"].items()]
-        client.create_tags(aws_retry=True, Resources=[group_id], Tags=tags)
+    set_ec2_tags(client, group_id, wanted["to_set"], wanted["to_remove"], aws_retry=True)
     for direction, suffix, rules in (("in", "ingress", wanted["ingress"]), ("out", "egress", wanted["egress"])):
         current, (revoke, authorize, redescribe) = changes[direction]
         if redescribe:

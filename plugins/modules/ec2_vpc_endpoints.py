@@ -177,6 +177,7 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_a
     WaitFailed,
     WaitTimeout,
     list_form_items,
+    set_ec2_tags,
     tag_changes,
     wait_for,
 )
@@ -361,12 +362,7 @@ def converge(module, client, items):
         endpoint_id = endpoint["VpcEndpointId"]
         if mod:
             client.modify_vpc_endpoint(aws_retry=True, VpcEndpointId=endpoint_id, **mod)
-        if to_remove:
-            client.delete_tags(aws_retry=True, Resources=[endpoint_id], Tags=[{"Key": k} for k in to_remove])
-        if to_set:
-            client.create_tags(
-                aws_retry=True, Resources=[endpoint_id], Tags=[{"Key": k, "Value": str(v)} for k, v in to_set.items()]
-            )
+        set_ec2_tags(client, endpoint_id, to_set, to_remove, aws_retry=True)
     if to_delete:
         delete(client, to_delete)
 

@@ -133,6 +133,7 @@ from ansible_collections.smartstream.pipeline.plugins.module_utils.smartstream_a
     WaitFailed,
     WaitTimeout,
     list_form_items,
+    set_ec2_tags,
     tag_changes,
     wait_for,
 )
@@ -232,10 +233,7 @@ def set_map_public(client, subnet_id, value):
 
 @_NOT_YET
 def set_tags(client, subnet_id, to_set, to_remove):
-    if to_remove:
-        client.delete_tags(Resources=[subnet_id], Tags=[{"Key": k} for k in to_remove])
-    if to_set:
-        client.create_tags(Resources=[subnet_id], Tags=[{"Key": k, "Value": str(v)} for k, v in to_set.items()])
+    set_ec2_tags(client, subnet_id, to_set, to_remove)
 
 
 def delete(client, subnet_ids, timeout, delay=5):
