@@ -163,8 +163,7 @@ def _plugin_calls(environment, tree) -> tuple | None:
             return None
         if func is None:
             return None
-        pass_arg = _PassArg.from_obj(func)
-        calls.add((type(node).__name__, node.name, pass_arg.name if pass_arg else None))
+        calls.add((type(node).__name__, node.name, _pass_name(func)))
     return tuple(sorted(calls))
 
 
