@@ -26,6 +26,14 @@ description:
     in the temporary directory), by a key of everything the compiled code
     depends on; see C(plugins/plugin_utils/template_code_cache.py) for the
     key and for what is never cached.
+  - Every worker also loaded the Jinja plugins its templates call (all of
+    ansible-core's filter and test files, which the loader reads to find any
+    one short name, and this collection's filters, tests and lookups) and the
+    JSON profile that decodes a module's result, ~130 times each in a no-op
+    converge of the platform (~0.6 s of the workers' CPU). The callback loads
+    them once, in the controller, as a worker's first use would, into the
+    plugin loader's own caches (which it clears itself when a play adds a
+    plugin folder).
   - It prints nothing and changes no task or result.
   - Enable it with C(callbacks_enabled = smartstream.pipeline.warm_controller)
     in C(ansible.cfg) (the repository's does), next to the C(warm_local)
@@ -50,13 +58,26 @@ options:
         key: template_code_cache
 """
 
+import importlib
+import pkgutil
+
+from ansible.module_utils.common.json import Direction, get_module_decoder, get_module_encoder
 from ansible.plugins.callback import CallbackBase
-from ansible.plugins.loader import connection_loader
+from ansible.plugins.loader import connection_loader, filter_loader, lookup_loader, test_loader
 from ansible.utils.display import Display
 from ansible_collections.smartstream.pipeline.plugins.plugin_utils import template_code_cache
 
 display = Display()
 CONNECTION = "smartstream.pipeline.warm_local"
+JINJA_PLUGIN_KINDS = ("filter", "test", "lookup")
+# This collection's Jinja plugin packages: every worker that templates imports their modules.
+COLLECTION_JINJA_PLUGINS = tuple(
+    f"ansible_collections.smartstream.pipeline.plugins.{kind}" for kind in JINJA_PLUGIN_KINDS
+)
+# The packages an ansible.builtin.<name> plugin is found in (the collection loader's, for the FQCN).
+BUILTIN_JINJA_PACKAGES = tuple(f"ansible_collections.ansible.builtin.plugins.{kind}" for kind in JINJA_PLUGIN_KINDS)
+# Lookups that every inventory of the repository calls (the AWS settings read the environment).
+INVENTORY_LOOKUPS = ("ansible.builtin.env",)
 
 
 class CallbackModule(CallbackBase):
@@ -74,3 +95,25 @@ class CallbackModule(CallbackBase):
             connection_loader.get(CONNECTION, class_only=True)
         except Exception as ex:  # an optimisation only: each worker imports it then, as without this callback
             display.vvv(f"{CONNECTION} not imported in the controller: {ex}")
+        try:
+            warm_jinja_plugins()
+        except Exception as ex:  # an optimisation only: each worker loads what it uses, as without this callback
+            display.vvv(f"Jinja plugins not loaded in the controller: {ex}")
+
+
+def warm_jinja_plugins():
+    """Load what every worker's templating and module result loaded on its own, once, before the workers fork."""
+    for loader in (filter_loader, test_loader):
+        for _plugin in loader.all():  # ansible-core's files, each a map of many plugins: all read to find one name
+            pass
+    for package_name in COLLECTION_JINJA_PLUGINS:
+        package = importlib.import_module(package_name)
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package_name}.{module.name}")
+    for package_name in BUILTIN_JINJA_PACKAGES:
+        importlib.import_module(package_name)
+    for name in INVENTORY_LOOKUPS:
+        lookup_loader.get(name, class_only=True)
+    # The JSON profile of modules' arguments and results (imported by name on first use).
+    get_module_encoder("legacy", Direction.CONTROLLER_TO_MODULE)
+    get_module_decoder("legacy", Direction.MODULE_TO_CONTROLLER)

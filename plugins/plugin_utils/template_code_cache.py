@@ -32,6 +32,15 @@ The key is what the compiled code depends on (a SHA-256 of all of it):
 * the Python, Jinja and ansible-core versions (Jinja's bucket also checks
   Python's and its own bytecode version).
 
+Finding the filters and tests a template uses needs its parse, half the work
+of a compile. So the names found are kept too, by a key of everything but the
+plugins' calling conventions (``smartstream-template-<key>.names``): a later
+compile of the same text reads the names, looks each plugin up as it is now,
+and so computes the full key without parsing. The names are only a hint to
+the full key: a template's filters and tests follow from its text and the
+syntax settings, all in that key, and a damaged or missing names file means a
+parse, as before.
+
 A template that is not cached is compiled exactly as before: one that uses a
 filter or test not found (Jinja compiles a call that fails when it runs),
 Ansible's template debugging, ``raw`` or ``defer_init`` compiles, and any
@@ -42,7 +51,8 @@ nothing but the key; a template renders with its task's variables as before.
 
 The cache's directory is Jinja's default for a user (``_jinja2-cache-<uid>``
 in the temporary directory, created with mode 0700 and refused when another
-user owns it); its files are named ``smartstream-template-<key>.cache``.
+user owns it); its files are named ``smartstream-template-<key>.cache`` (code)
+and ``smartstream-template-<key>.names`` (the names a template uses).
 """
 
 from __future__ import annotations
@@ -50,6 +60,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import json
+import os
 import sys
 
 import jinja2
@@ -58,10 +70,12 @@ from jinja2.bccache import Bucket, FileSystemBytecodeCache
 from jinja2.utils import _PassArg
 
 _FILE_PATTERN = "smartstream-template-%s.cache"
+_NAMES_PATTERN = "smartstream-template-%s.names"
 _CACHE_FORMAT = 1  # bumped when the key's contents change
 # The text of the expression compile_expression is compiling (its tree reaches compile()).
 _expression_text: contextvars.ContextVar[str | None] = contextvars.ContextVar("smartstream_expression", default=None)
 _memo: dict[str, object] = {}  # key -> code, in this process
+_names_memo: dict[str, tuple] = {}  # names key -> ((node kind, plugin name), ...), in this process
 _state: dict[str, object] = {}  # "cache": the FileSystemBytecodeCache, "original": the patched methods
 
 
@@ -81,15 +95,18 @@ def install(environment_class: type | None = None, directory: str | None = None)
     expression_original = environment_class.compile_expression
 
     def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
-        key = None
+        found = None
         if not (raw or defer_init or name is not None or filename is not None):
-            key = _key(self, source)
-        if key is None:
+            found = _key(self, source)
+        if found is None:
             return compile_original(self, source, name, filename, raw, defer_init)
+        key, names_key, names = found
         code = _load(self, key)
         if code is None:
             code = compile_original(self, source, name, filename, raw, defer_init)
             _store(self, key, code)
+        if names_key is not None:
+            _store_names(names_key, names)
         return code
 
     def compile_expression(self, source, undefined_to_none=True):
@@ -115,18 +132,16 @@ def uninstall() -> None:
         environment_class.compile_expression = expression_original
         environment_class._smartstream_code_cache = False
     _memo.clear()
+    _names_memo.clear()
 
 
-def _key(environment, source) -> str | None:
-    """The cache key of a compile, or None when this compile is not cached."""
+def _key(environment, source) -> tuple[str, str | None, tuple] | None:
+    """(the cache key, the key of the names to keep or None, the names) of a compile; None when it is not cached."""
     if getattr(environment, "_debuggable_template_source", False):
         return None
+    tree = None
     if isinstance(source, str):
         kind, text = "template", source
-        try:
-            tree = environment._parse(source, None, None)
-        except Exception:  # a syntax error: Jinja's compile raises it as usual
-            return None
     elif isinstance(source, nodes.Template):
         text = _expression_text.get()
         if text is None:  # a tree not built by compile_expression
@@ -134,9 +149,6 @@ def _key(environment, source) -> str | None:
         _expression_text.set(None)  # this compile only: not a nested one
         kind, tree = "expression", source
     else:
-        return None
-    calls = _plugin_calls(environment, tree)
-    if calls is None:
         return None
     parts = (
         _CACHE_FORMAT,
@@ -147,24 +159,41 @@ def _key(environment, source) -> str | None:
         text,
         _settings(environment),
         _ansible_compile_settings(),
-        calls,
     )
+    names_key = _digest(parts)
+    names = _load_names(names_key)
+    if names is not None:
+        names_key = None  # known: nothing to keep
+    else:
+        if tree is None:
+            try:
+                tree = environment._parse(source, None, None)
+            except Exception:  # a syntax error: Jinja's compile raises it as usual
+                return None
+        names = tuple(sorted({(type(node).__name__, node.name) for node in tree.find_all((nodes.Filter, nodes.Test))}))
+    calls = _plugin_calls(environment, names)
+    if calls is None:
+        return None
+    return _digest((*parts, calls)), names_key, names
+
+
+def _digest(parts: tuple) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _plugin_calls(environment, tree) -> tuple | None:
+def _plugin_calls(environment, names: tuple) -> tuple | None:
     """(kind, name, how Jinja passes it an argument) of every filter and test used; None when one is missing."""
-    calls = set()
-    for node in tree.find_all((nodes.Filter, nodes.Test)):
-        plugins = environment.filters if isinstance(node, nodes.Filter) else environment.tests
+    calls = []
+    for kind, name in names:
+        plugins = environment.filters if kind == "Filter" else environment.tests
         try:
-            func = plugins.get(node.name)
+            func = plugins.get(name)
         except Exception:  # a plugin that fails to load: the compile reports it, uncached
             return None
         if func is None:
             return None
-        calls.add((type(node).__name__, node.name, _pass_name(func)))
-    return tuple(sorted(calls))
+        calls.append((kind, name, _pass_name(func)))
+    return tuple(calls)
 
 
 def _settings(environment) -> tuple:
@@ -241,3 +270,29 @@ def _store(environment, key: str, code) -> None:
     bucket.code = code
     with contextlib.suppress(Exception):  # a full disk: the next worker compiles it again
         _state["cache"].dump_bytecode(bucket)
+
+
+def _load_names(names_key: str) -> tuple | None:
+    """The filters and tests a template uses, as kept by an earlier compile of it; None when not kept."""
+    names = _names_memo.get(names_key)
+    if names is None:
+        try:
+            with open(os.path.join(_state["cache"].directory, _NAMES_PATTERN % names_key), encoding="utf-8") as handle:
+                loaded = json.load(handle)
+            names = tuple((kind, name) for kind, name in loaded)
+        except Exception:  # none, or damaged: parse
+            return None
+        if not all(kind in ("Filter", "Test") and isinstance(name, str) for kind, name in names):
+            return None
+        _names_memo[names_key] = names
+    return names
+
+
+def _store_names(names_key: str, names: tuple) -> None:
+    _names_memo[names_key] = names
+    path = os.path.join(_state["cache"].directory, _NAMES_PATTERN % names_key)
+    part = f"{path}.{os.getpid()}"
+    with contextlib.suppress(OSError):  # a full disk: the next worker parses it again
+        with open(part, "w", encoding="utf-8") as handle:
+            json.dump(names, handle)
+        os.replace(part, path)

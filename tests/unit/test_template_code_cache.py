@@ -37,6 +37,23 @@ def env_class(tmp_path):
 def fresh_process_memo():
     """What a new worker process has: the files of the cache, not the codes compiled in this process."""
     cache._memo.clear()
+    cache._names_memo.clear()
+
+
+def code_entries(folder):
+    return sorted(folder.glob("smartstream-template-*.cache"))
+
+
+def names_entries(folder):
+    return sorted(folder.glob("smartstream-template-*.names"))
+
+
+class ParseCountingEnvironment(CountingEnvironment):
+    parses = 0
+
+    def _parse(self, source, name, filename):
+        type(self).parses += 1
+        return super()._parse(source, name, filename)
 
 
 def test_a_template_compiled_once_is_loaded_by_the_next_process_and_renders_the_same(env_class, tmp_path):
@@ -46,8 +63,8 @@ def test_a_template_compiled_once_is_loaded_by_the_next_process_and_renders_the_
     second = env_class().from_string(source).render(items=["c"], n=41)
     assert (first, second) == ("A-B-2", "C-42")
     assert env_class.compiles == 1
-    (entry,) = tmp_path.iterdir()
-    assert entry.name.startswith("smartstream-template-") and entry.name.endswith(".cache")
+    assert len(code_entries(tmp_path)) == len(names_entries(tmp_path)) == 1
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_an_expression_is_cached_apart_from_a_template_of_the_same_text(env_class):
@@ -126,11 +143,58 @@ def test_raw_and_named_compiles_are_left_to_jinja(env_class, tmp_path):
 def test_a_damaged_cache_file_is_compiled_again(env_class, tmp_path):
     env = env_class()
     env.from_string("{{ a }}!")
-    (entry,) = tmp_path.iterdir()
+    (entry,) = code_entries(tmp_path)
     entry.write_bytes(b"not marshalled code")
     fresh_process_memo()
     assert env.from_string("{{ a }}!").render(a=3) == "3!"
     assert env_class.compiles == 2
+
+
+@pytest.fixture
+def parse_counting(tmp_path):
+    class Env(ParseCountingEnvironment):
+        compiles = 0
+        parses = 0
+
+    assert cache.install(Env, str(tmp_path))
+    yield Env
+    cache.uninstall()
+
+
+def test_a_known_template_is_loaded_without_parsing_it_and_its_plugins_are_still_looked_up(parse_counting):
+    """The names file spares the parse; each filter's calling convention is read from the plugin as it is now."""
+    source = "{{ x | tag }}{% if y is odd %}!{% endif %}"
+    plain = parse_counting()
+    plain.filters["tag"] = lambda value: f"<{value}>"
+    assert plain.from_string(source).render(x=1, y=3) == "<1>!"
+    assert (parse_counting.compiles, parse_counting.parses) == (1, 2)  # the names found, then Jinja's compile
+    fresh_process_memo()
+    again = parse_counting()
+    again.filters["tag"] = lambda value: f"<{value}>"
+    assert again.from_string(source).render(x=2, y=2) == "<2>"
+    assert (parse_counting.compiles, parse_counting.parses) == (1, 2)
+    fresh_process_memo()
+    contextual = parse_counting()
+    contextual.filters["tag"] = pass_context(lambda ctx, value: f"<{value}:{ctx['y']}>")
+    assert contextual.from_string(source).render(x=1, y=5) == "<1:5>!"
+    assert (parse_counting.compiles, parse_counting.parses) == (2, 3)  # compiled again, for the new convention
+    fresh_process_memo()
+    missing = parse_counting()
+    with pytest.raises(jinja2.TemplateSyntaxError, match="No filter named 'tag'"):
+        missing.from_string(source)  # a filter gone: compiled (and failing) as without the cache
+
+
+def test_a_damaged_names_file_means_a_parse_as_before(parse_counting, tmp_path):
+    env = parse_counting()
+    assert env.from_string("{{ a | upper }}").render(a="x") == "X"
+    for damaged in (b"not json", b'[["Filter"]]', b'[["Macro", "upper"]]'):
+        (entry,) = names_entries(tmp_path)
+        entry.write_bytes(damaged)
+        fresh_process_memo()
+        assert env.from_string("{{ a | upper }}").render(a="y") == "Y"
+    assert (parse_counting.compiles, parse_counting.parses) == (1, 5)  # 2 for the compile, then 1 per damaged file
+    (entry,) = names_entries(tmp_path)
+    assert entry.read_text() == '[["Filter", "upper"]]'
 
 
 def test_ansible_templating_renders_the_same_with_the_cache(tmp_path):
@@ -169,4 +233,4 @@ def test_ansible_templating_renders_the_same_with_the_cache(tmp_path):
     plain, cached, loaded = run("plain"), run("cached"), run("cached")
     assert plain == cached == loaded
     assert '["1,2,3", "a/b", "a\\\\b", true, 3]' in plain
-    assert len(list(tmp_path.iterdir())) >= 5
+    assert len(code_entries(tmp_path)) >= 5
