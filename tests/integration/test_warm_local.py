@@ -63,6 +63,24 @@ def test_the_host_goes_with_the_playbook(tmp_path):
     assert not socket_path.exists()
     assert not socket_path.with_suffix(".lock").exists()
     assert not socket_path.with_suffix(".pid").exists()
+    for _ in range(50):  # its spare handler and module process, forked ahead, go with it
+        if not _processes_of(socket_path):
+            break
+        time.sleep(0.1)
+    assert _processes_of(socket_path) == []
+
+
+def _processes_of(socket_path):
+    """Processes whose command line names the host's socket (the host and its forks)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # not a process, or gone meanwhile
+            continue
+        if str(socket_path).encode() in arguments:
+            found.append(entry.name)
+    return found
 
 
 def test_payloads_built_in_one_run_are_reused_by_the_next(tmp_path):

@@ -88,6 +88,29 @@ def test_a_zombie_controller_counts_as_gone():
     assert not host._alive(pid)
 
 
+def test_a_payload_that_closes_every_descriptor_still_gives_its_output_and_status():
+    """It cannot say how it ended (its end of the pair is closed): its status is the one waitpid gives."""
+    rc, out, _ = run("import os, sys\nprint('closing', flush=True)\nos.closerange(3, 4096)\nsys.exit(4)")
+    assert (rc, out) == (4, b"closing\n")
+
+
+def test_output_written_after_the_payload_ended_is_not_part_of_it():
+    """A thread still writing once the payload returned writes nowhere, as after the exit of a subprocess."""
+    code = (
+        "import sys, threading, time\n"
+        "def late():\n    time.sleep(0.2)\n    print('late', flush=True)\n"
+        "threading.Thread(target=late, daemon=True).start()\nprint('done', flush=True)"
+    )
+    assert run(code)[:2] == (0, b"done\n")
+
+
+def test_a_module_process_without_a_request_exits_and_is_reaped():
+    process = host.ModuleProcess()
+    process.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(process.pid, os.WNOHANG)
+
+
 def test_a_large_output_comes_back_whole():
     rc, out, _ = run("import sys\nsys.stdout.write('x' * 3_000_000)")
     assert (rc, len(out)) == (0, 3_000_000)
