@@ -7,7 +7,10 @@ task on the controller otherwise starts a new Python, imports boto3 (~0.2 s)
 and parses botocore's JSON data files for its client (~0.15 s) before its
 first API call; a no-op converge pays that ~130 times. This host is started
 once per ``ansible-playbook`` run, imports boto3 and loads the data files of
-the platform's services once, then runs each payload in a fork of itself:
+the platform's services once, then runs each payload in a fork of itself. It
+listens as soon as the first module's service is loaded (``FIRST_SERVICES``)
+and loads the others while it waits for modules; the spare forked before that
+is then retired for one forked from the warm host:
 
 * the fork is a fresh process per module run, as a subprocess is: its exit,
   globals, signals, environment and working directory die with it, and it
@@ -54,6 +57,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 import hashlib
 import importlib.util
@@ -74,27 +78,30 @@ import types
 import zipimport
 
 IDLE_EXIT_S = 900
-# The services of the platform; their data files are parsed before the host
-# listens. Any other service still works and is parsed in its module's fork.
+# The services of the platform; their data files are parsed by the host, so that no module run parses
+# them again. Any other service still works and is parsed in its module's fork. The first ones are warmed
+# before the host listens (the first module of a converge reads the caller identity); the others while it
+# waits for modules, so that the first module does not wait for all of them (~0.5 s).
+FIRST_SERVICES = ("sts",)
 WARM_SERVICES = (
-    "athena",
-    "cloudwatch",
-    "dms",
-    "ec2",
-    "events",
-    "firehose",
-    "glue",
-    "iam",
-    "kinesis",
-    "kms",
-    "lambda",
-    "logs",
-    "rds",
-    "s3",
-    "secretsmanager",
-    "sns",
-    "sqs",
     "sts",
+    "kms",
+    "ec2",
+    "logs",
+    "iam",
+    "secretsmanager",
+    "lambda",
+    "s3",
+    "rds",
+    "dms",
+    "kinesis",
+    "firehose",
+    "sqs",
+    "events",
+    "glue",
+    "athena",
+    "sns",
+    "cloudwatch",
 )
 # What every module run imported from outside its payload (ansible-core and its
 # dependencies, which the wrapper's first import already takes from the host's
@@ -138,8 +145,8 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def warm_up() -> None:
-    """Import boto3 and build the platform's clients once, before forking (see warm_botocore.py)."""
+def warm_up():
+    """Import boto3 and what every module run imports, once, before forking; the session to warm services with."""
     spec = importlib.util.spec_from_file_location(
         "_smartstream_warm_botocore", os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm_botocore.py")
     )
@@ -152,11 +159,15 @@ def warm_up() -> None:
     for name in WARM_IMPORTS:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    for service in WARM_SERVICES:
-        client = session.client(service)
-        client.can_paginate(next(iter(client.meta.method_to_api_mapping)))  # parses the service's paginators
-        client.waiter_names  # noqa: B018 - parses the service's waiters
+    return boto3.session.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def warm_service(session, service: str) -> None:
+    """Build a client of the service: its data files, paginators and waiters are parsed for every later fork."""
+    client = session.client(service)
+    client.can_paginate(next(iter(client.meta.method_to_api_mapping)))  # parses the service's paginators
+    client.waiter_names  # noqa: B018 - parses the service's waiters
+    gc.freeze()  # what the host holds now stays out of the forks' collections
 
 
 class ModuleProcess:
@@ -322,8 +333,12 @@ def _child(request: dict, code: bytes, out, err) -> int:
     return status
 
 
-def serve(path: str, controller_pid: int) -> None:
-    """Serve the controller's connections, each in a spare handler forked ahead, until the controller goes."""
+def serve(path: str, controller_pid: int, warm_later=()) -> None:
+    """Serve the controller's connections, each in a spare handler forked ahead, until the controller goes.
+
+    ``warm_later`` (callables) are called one at a time while no connection waits; once all are done, the
+    idle spare (forked before) is retired for one forked from the host as it is now.
+    """
     global _code_folder
     _code_folder = companion(path, ".code")
     shutil.rmtree(_code_folder, ignore_errors=True)  # an earlier host's, of a controller with this pid
@@ -337,20 +352,27 @@ def serve(path: str, controller_pid: int) -> None:
     # The spares' lifeline: they see its end when this process has gone, and go too.
     lifeline, lifeline_end = os.pipe()
     os.set_inheritable(lifeline, True)
-    spare = _start_spare(listener, lifeline, lifeline_end)
-    os.replace(tmp, path)  # the socket appears only once the host is warm and listening
+    listener.setblocking(False)  # the spares accept; one retired meanwhile must not block in accept()
+    spare, retire = _start_spare(listener, lifeline, lifeline_end)
+    os.replace(tmp, path)  # the socket appears once the host is warm enough and listening
     selector = selectors.DefaultSelector()
     selector.register(spare, selectors.EVENT_READ)
+    pending = list(warm_later)
     last = time.monotonic()
     try:
         while _alive(controller_pid) and time.monotonic() - last < IDLE_EXIT_S:
-            if not selector.select(timeout=1.0):
+            if not selector.select(timeout=0 if pending else 1.0):
+                if pending:
+                    pending.pop(0)()
+                    if not pending:  # all warm: the idle spare, forked before, makes way for a warmer one
+                        os.write(retire, b"R")
                 continue
-            # The spare took a connection (or died): the next one waits for the next connection.
+            # The spare took a connection, retired or died: the next one waits for the next connection.
             selector.unregister(spare)
             os.close(spare)
+            os.close(retire)
             last = time.monotonic()
-            spare = _start_spare(listener, lifeline, lifeline_end)
+            spare, retire = _start_spare(listener, lifeline, lifeline_end)
             selector.register(spare, selectors.EVENT_READ)
     finally:
         os.close(lifeline_end)
@@ -360,29 +382,36 @@ def serve(path: str, controller_pid: int) -> None:
         shutil.rmtree(_code_folder, ignore_errors=True)
 
 
-def _start_spare(listener: socket.socket, lifeline: int, lifeline_end: int) -> int:
-    """Fork the handler of the next connection (with its module's process); the pipe it writes to once it has one."""
+def _start_spare(listener: socket.socket, lifeline: int, lifeline_end: int) -> tuple[int, int]:
+    """Fork the handler of the next connection (with its module's process).
+
+    Returns the pipe it writes to once it has a connection (``!``) or has retired (``R``), and the pipe
+    to retire it with.
+    """
     took, took_end = os.pipe()
+    retire_end, retire = os.pipe()
     if os.fork() == 0:
         os.close(took)
+        os.close(retire)
         os.close(lifeline_end)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         status = 1
         try:
-            status = _spare(listener, lifeline, took_end)
+            status = _spare(listener, lifeline, took_end, retire_end)
         finally:
             os._exit(status)
     os.close(took_end)
-    return took
+    os.close(retire_end)
+    return took, retire
 
 
-def _spare(listener: socket.socket, lifeline: int, took_end: int) -> int:
+def _spare(listener: socket.socket, lifeline: int, took_end: int, retire_end: int) -> int:
     """A spare handler: its module's process ready, it accepts one connection and serves it; the exit status."""
-    process = ModuleProcess(close_in_child=(listener.fileno(), lifeline, took_end))
+    process = ModuleProcess(close_in_child=(listener.fileno(), lifeline, took_end, retire_end))
     try:
         waiting = selectors.DefaultSelector()
-        waiting.register(listener, selectors.EVENT_READ)
-        waiting.register(lifeline, selectors.EVENT_READ)
+        for source in (listener, lifeline, retire_end):
+            waiting.register(source, selectors.EVENT_READ)
         while True:
             ready = {key.fileobj for key, _ in waiting.select()}
             if lifeline in ready:  # the host has gone
@@ -390,6 +419,10 @@ def _spare(listener: socket.socket, lifeline: int, took_end: int) -> int:
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 conn = listener.accept()[0]
                 break
+            if retire_end in ready:  # no connection waits: the host has a warmer spare to fork
+                os.write(took_end, b"R")
+                return 0
+        conn.setblocking(True)
         os.write(took_end, b"!")
         os.close(took_end)
         listener.close()
@@ -457,9 +490,11 @@ def main(argv: list[str]) -> int:
     # Run as a script, this file's folder heads sys.path; a module must not see it.
     if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
-    warm_up()
-    gc.freeze()  # before the first fork: what the host holds now stays out of the forks' collections
-    serve(path, controller_pid)
+    session = warm_up()
+    for service in FIRST_SERVICES:
+        warm_service(session, service)
+    later = [service for service in WARM_SERVICES if service not in FIRST_SERVICES]
+    serve(path, controller_pid, [functools.partial(warm_service, session, service) for service in later])
     return 0
 
 
