@@ -174,7 +174,8 @@ def serve(path: str, controller_pid: int, warm_later=()) -> None:
         while _alive(controller_pid) and time.monotonic() - last < IDLE_EXIT_S:
             if not selector.select(timeout=0 if pending else 1.0):
                 if pending:
-                    pending.pop(0)()
+                    with contextlib.suppress(Exception):  # a warm-up only: a module parses what is not warm
+                        pending.pop(0)()
                     if not pending:  # all warm: the idle spare, forked before, makes way for a warmer one
                         os.write(retire, b"R")
                 continue
