@@ -33,13 +33,15 @@ The key is what the compiled code depends on (a SHA-256 of all of it):
   Python's and its own bytecode version).
 
 Finding the filters and tests a template uses needs its parse, half the work
-of a compile. So the names found are kept too, by a key of everything but the
-plugins' calling conventions (``smartstream-template-<key>.names``): a later
-compile of the same text reads the names, looks each plugin up as it is now,
-and so computes the full key without parsing. The names are only a hint to
-the full key: a template's filters and tests follow from its text and the
-syntax settings, all in that key, and a damaged or missing names file means a
-parse, as before.
+of a compile. So the names found in a template are kept too, by a key of
+everything but the plugins' calling conventions
+(``smartstream-template-<key>.names``): a later compile of the same text reads
+the names, looks each plugin up as it is now, and so computes the full key
+without parsing. The names are only a hint to the full key: a template's
+filters and tests follow from its text and the syntax settings, all in that
+key, and a damaged or missing names file means a parse, as before. An
+expression's tree reaches the cache already parsed (``compile_expression``):
+its names are read from the tree, and none are kept.
 
 A template that is not cached is compiled exactly as before: one that uses a
 filter or test not found (Jinja compiles a call that fails when it runs),
@@ -160,16 +162,18 @@ def _key(environment, source) -> tuple[str, str | None, tuple] | None:
         _settings(environment),
         _ansible_compile_settings(),
     )
-    names_key = _digest(parts)
-    names = _load_names(names_key)
-    if names is not None:
-        names_key = None  # known: nothing to keep
-    else:
-        if tree is None:
+    names_key = None
+    if tree is None:  # a template's text: its names as kept by an earlier compile spare its parse
+        names_key = _digest(parts)
+        names = _load_names(names_key)
+        if names is not None:
+            names_key = None  # known: nothing to keep
+        else:
             try:
                 tree = environment._parse(source, None, None)
             except Exception:  # a syntax error: Jinja's compile raises it as usual
                 return None
+    if tree is not None:  # parsed now, or an expression's tree (compile_expression parsed it)
         names = tuple(sorted({(type(node).__name__, node.name) for node in tree.find_all((nodes.Filter, nodes.Test))}))
     calls = _plugin_calls(environment, names)
     if calls is None:

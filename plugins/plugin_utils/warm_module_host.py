@@ -162,7 +162,6 @@ def serve(path: str, controller_pid: int, warm_later=()) -> None:
     signal.signal(signal.SIGCHLD, _reap)
     # The spares' lifeline: they see its end when this process has gone, and go too.
     lifeline, lifeline_end = os.pipe()
-    os.set_inheritable(lifeline, True)
     listener.setblocking(False)  # the spares accept; one retired meanwhile must not block in accept()
     spare, retire = _start_spare(listener, lifeline, lifeline_end)
     os.replace(tmp, path)  # the socket appears once the host is warm enough and listening

@@ -184,6 +184,15 @@ def test_a_known_template_is_loaded_without_parsing_it_and_its_plugins_are_still
         missing.from_string(source)  # a filter gone: compiled (and failing) as without the cache
 
 
+def test_an_expression_is_read_from_its_tree_and_keeps_no_names(env_class, tmp_path):
+    env = env_class()
+    assert env.compile_expression("xs | length > 1")(xs=[1, 2]) is True
+    assert len(code_entries(tmp_path)) == 1
+    assert names_entries(tmp_path) == []
+    env.from_string("{{ xs | length }}")
+    assert len(names_entries(tmp_path)) == 1
+
+
 def test_a_damaged_names_file_means_a_parse_as_before(parse_counting, tmp_path):
     env = parse_counting()
     assert env.from_string("{{ a | upper }}").render(a="x") == "X"
